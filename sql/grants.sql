@@ -1,0 +1,20 @@
+-- Run by piw-initdb after the migrations and procedures: who may do what. Idempotent.
+-- piw_admin: every procedure, every table. piw_reader: read every table and the queue's status.
+-- PUBLIC: nothing. Procedures are SECURITY DEFINER, so the tables need no grants for them to work.
+COMMENT ON ROLE piw_admin IS 'piw: may call every procedure and read and write every table';
+COMMENT ON ROLE piw_reader IS 'piw: may read every table and piw.queue_status()';
+
+REVOKE ALL ON SCHEMA piw FROM PUBLIC;
+GRANT USAGE ON SCHEMA piw TO piw_admin, piw_reader;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA piw FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA piw FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA piw FROM PUBLIC;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA piw TO piw_admin;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA piw TO piw_admin;
+GRANT EXECUTE ON ALL ROUTINES IN SCHEMA piw TO piw_admin;
+
+GRANT SELECT ON ALL TABLES IN SCHEMA piw TO piw_reader;
+GRANT EXECUTE ON FUNCTION piw.queue_status() TO piw_reader;
+GRANT EXECUTE ON FUNCTION piw.normalize_name(text) TO piw_reader;

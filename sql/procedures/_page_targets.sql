@@ -1,0 +1,21 @@
+-- _page_targets: the pages that show a set of packages: their simple and project pages, home, search.
+CREATE OR REPLACE FUNCTION piw._page_targets(packages text[], with_root boolean DEFAULT false)
+RETURNS piw.job_target[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(pages.t ORDER BY pages.kind, pages.package), '{}')
+      FROM (
+            SELECT ROW(k.kind, p.package, '')::piw.job_target AS t, k.kind, p.package
+              FROM unnest(_page_targets.packages) AS p(package)
+             CROSS JOIN (VALUES ('simple'), ('project')) AS k(kind)
+             WHERE p.package IS NOT NULL
+            UNION
+            SELECT ROW(g.kind, '', '')::piw.job_target, g.kind, ''
+              FROM (VALUES ('home'), ('search'), ('simple_root')) AS g(kind)
+             WHERE cardinality(_page_targets.packages) > 0
+               AND (g.kind <> 'simple_root' OR _page_targets.with_root)
+           ) AS pages(t, kind, package)
+$$;
+
+COMMENT ON FUNCTION piw._page_targets(text[], boolean) IS 'internal: job targets for the pages that show these packages (simple and project pages, home, search; with_root adds the simple root index); none for an empty array';

@@ -1,0 +1,12 @@
+-- _quote_arg: a hostile argument made fit for a one-line error message.
+CREATE OR REPLACE FUNCTION piw._quote_arg(value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT quote_literal(
+        regexp_replace(left(_quote_arg.value, 60), '[[:cntrl:]]', '?', 'g')
+        || CASE WHEN length(_quote_arg.value) > 60 THEN '...' ELSE '' END)
+$$;
+
+COMMENT ON FUNCTION piw._quote_arg(text) IS 'internal: quote an argument for an error message: control characters become "?", at most 60 characters are shown';

@@ -1,0 +1,65 @@
+-- claim_jobs: hand a listener up to max_jobs targets to work on, each leased for a while.
+CREATE OR REPLACE FUNCTION piw.claim_jobs(
+    listener text, max_jobs integer DEFAULT 16, lease interval DEFAULT '5 minutes', max_attempts integer DEFAULT 10)
+RETURNS TABLE (job_id bigint, kind text, package text, filename text, attempts integer)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_job      piw.jobs%ROWTYPE;
+    v_attempts integer;
+BEGIN
+    IF claim_jobs.listener IS NULL OR claim_jobs.listener = '' THEN
+        RAISE EXCEPTION 'listener must not be empty' USING ERRCODE = '22023';
+    END IF;
+    -- Claims take milliseconds and listeners are few: serializing them makes "no other row of
+    -- this target is running" a fact rather than a race between two claimers.
+    PERFORM pg_advisory_xact_lock(hashtext('piw.claim_jobs'));
+
+    -- A running job whose lease ran out belongs to a listener that died: give it to someone else,
+    -- unless it has already killed its listeners too often.
+    UPDATE piw.jobs j
+       SET state = CASE WHEN j.attempts >= claim_jobs.max_attempts THEN 'failed' ELSE 'pending' END,
+           last_error = CASE WHEN j.attempts >= claim_jobs.max_attempts
+                             THEN format('lease expired %s times (listener %s died)', j.attempts, j.locked_by)
+                             ELSE j.last_error END,
+           locked_by = NULL, locked_until = NULL, run_after = now()
+     WHERE j.state = 'running' AND j.locked_until < now();
+
+    FOR i IN 1 .. claim_jobs.max_jobs LOOP
+        SELECT * INTO v_job
+          FROM piw.jobs j
+         WHERE j.state = 'pending'
+           AND j.run_after <= now()
+           AND NOT EXISTS (SELECT 1 FROM piw.jobs r
+                            WHERE r.state = 'running' AND r.kind = j.kind
+                              AND r.package = j.package AND r.filename = j.filename)
+         ORDER BY j.run_after, j.job_id
+         LIMIT 1
+           FOR UPDATE SKIP LOCKED;
+        EXIT WHEN NOT FOUND;
+
+        -- Coalesce: every other pending request for this target that we can see has committed,
+        -- so the render that follows this claim covers it.
+        WITH covered AS (
+            DELETE FROM piw.jobs d
+             WHERE d.state = 'pending' AND d.kind = v_job.kind
+               AND d.package = v_job.package AND d.filename = v_job.filename
+               AND d.job_id <> v_job.job_id
+            RETURNING d.attempts)
+        SELECT greatest(v_job.attempts, max(c.attempts)) INTO v_attempts FROM covered c;
+
+        UPDATE piw.jobs j
+           SET state = 'running', attempts = coalesce(v_attempts, v_job.attempts) + 1,
+               locked_by = claim_jobs.listener, locked_until = now() + claim_jobs.lease
+         WHERE j.job_id = v_job.job_id
+        RETURNING j.job_id, j.kind, j.package, j.filename, j.attempts
+             INTO claim_jobs.job_id, claim_jobs.kind, claim_jobs.package, claim_jobs.filename, claim_jobs.attempts;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION piw.claim_jobs(text, integer, interval, integer) IS
+'For listeners: claim up to max_jobs runnable targets (oldest first, none whose target is already running), coalescing each target''s pending requests into one job, leased to listener for lease. Running jobs whose lease ran out are first made pending again (or failed after max_attempts). Finish each with piw.complete_job or piw.fail_job.';

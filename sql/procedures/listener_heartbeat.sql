@@ -1,0 +1,24 @@
+-- listener_heartbeat: a listener says it is alive and whether it is awake; its leases are extended.
+CREATE OR REPLACE FUNCTION piw.listener_heartbeat(listener text, awake boolean, lease interval DEFAULT '5 minutes')
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Going to sleep (awake => false) waits here for every transaction that share-locked this row
+    -- in piw._wake_listeners and skipped NOTIFY; the listener then reads the queue once more.
+    INSERT INTO piw.listeners AS l (listener_id, awake, seen_at)
+    VALUES (listener_heartbeat.listener, listener_heartbeat.awake, now())
+        ON CONFLICT (listener_id) DO UPDATE
+       SET awake = excluded.awake, seen_at = excluded.seen_at;
+    UPDATE piw.jobs j
+       SET locked_until = now() + listener_heartbeat.lease
+     WHERE j.state = 'running' AND j.locked_by = listener_heartbeat.listener;
+    -- Rows of listeners that vanished without saying goodbye.
+    DELETE FROM piw.listeners l WHERE l.seen_at < now() - interval '1 day';
+END
+$$;
+
+COMMENT ON FUNCTION piw.listener_heartbeat(text, boolean, interval) IS
+'For listeners: record that listener is alive and whether it is awake (draining the queue; enqueuers then skip NOTIFY), and extend the leases of its running jobs by lease. Setting awake to false waits for transactions that counted on it, so the listener must read the queue once more afterwards.';

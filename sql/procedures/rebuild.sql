@@ -1,0 +1,47 @@
+-- rebuild: queue a rebuild of part of the website.
+CREATE OR REPLACE PROCEDURE piw.rebuild(part text, package text DEFAULT NULL)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_package text;
+BEGIN
+    IF rebuild.part IS NULL OR rebuild.part NOT IN ('home', 'search', 'project', 'index') THEN
+        RAISE EXCEPTION 'unknown part %', coalesce(piw._quote_arg(rebuild.part), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'part is one of home, search, project, index';
+    END IF;
+    IF rebuild.part IN ('home', 'search') THEN
+        IF rebuild.package IS NOT NULL THEN
+            RAISE EXCEPTION 'part % takes no package', rebuild.part
+                USING ERRCODE = '22023';
+        END IF;
+        PERFORM piw._enqueue(ARRAY[ROW(rebuild.part, '', '')::piw.job_target]);
+    ELSIF rebuild.package IS NULL THEN
+        -- Every package: one job that streams them all, not one job per package.
+        IF rebuild.part = 'index' THEN
+            PERFORM piw._enqueue(ARRAY[ROW('simple_all', '', '')::piw.job_target,
+                                       ROW('project_all', '', '')::piw.job_target,
+                                       ROW('simple_root', '', '')::piw.job_target]);
+        ELSE
+            PERFORM piw._enqueue(ARRAY[ROW('project_all', '', '')::piw.job_target]);
+        END IF;
+    ELSE
+        v_package := piw._package_arg(rebuild.package);
+        IF NOT EXISTS (SELECT 1 FROM piw.packages p WHERE p.package = v_package) THEN
+            RAISE EXCEPTION 'package % does not exist', v_package
+                USING ERRCODE = 'P0002';
+        END IF;
+        IF rebuild.part = 'index' THEN
+            PERFORM piw._enqueue(ARRAY[ROW('project', v_package, '')::piw.job_target,
+                                       ROW('simple', v_package, '')::piw.job_target]);
+        ELSE
+            PERFORM piw._enqueue(ARRAY[ROW('project', v_package, '')::piw.job_target]);
+        END IF;
+    END IF;
+END
+$$;
+
+COMMENT ON PROCEDURE piw.rebuild(text, text) IS
+'Queue a rebuild of part of the website: home (index.html), search (packages.json), project (project/PACKAGE/ pages) or index (simple/PACKAGE/index.html and the project pages). With project or index, a null package means every package (and index then rebuilds simple/index.html too). 22023 for an unknown part or a package given with home or search; P0002 for an unknown package. Example: CALL piw.rebuild(''index'', ''foo'');';

@@ -1,0 +1,26 @@
+-- remove_package: remove_version for every version; without skip the package itself goes.
+CREATE OR REPLACE PROCEDURE piw.remove_package(package text, skip boolean DEFAULT false)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_package text := piw._existing_package(remove_package.package);
+BEGIN
+    DELETE FROM piw.downloads d
+     USING piw.files f, piw.builds b
+     WHERE d.filename = f.filename
+       AND f.build_id = b.build_id
+       AND b.package = v_package;
+    DELETE FROM piw.builds b WHERE b.package = v_package;
+    DELETE FROM piw.versions v WHERE v.package = v_package;
+    IF coalesce(remove_package.skip, false) THEN
+        UPDATE piw.packages p SET skip = 'removed by admin' WHERE p.package = v_package;
+    ELSE
+        DELETE FROM piw.packages p WHERE p.package = v_package;
+    END IF;
+END
+$$;
+
+COMMENT ON PROCEDURE piw.remove_package(text, boolean) IS
+'Remove every version of a package as remove_version does. Without skip the package row goes and its page directories are deleted; with skip the package stays, marked skipped, with no versions. P0002 if the package does not exist. Example: CALL piw.remove_package(''foo'');';

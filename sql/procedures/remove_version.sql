@@ -1,0 +1,34 @@
+-- remove_version: forget a version's builds, files and downloads; queue the disk work.
+CREATE OR REPLACE PROCEDURE piw.remove_version(package text, version text, skip boolean DEFAULT false)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_package text := piw._existing_version(remove_version.package, remove_version.version);
+    v_version text := remove_version.version;
+BEGIN
+    DELETE FROM piw.downloads d
+     USING piw.files f, piw.builds b
+     WHERE d.filename = f.filename
+       AND f.build_id = b.build_id
+       AND b.package = v_package
+       AND b.version = v_version;
+    -- Deleting builds deletes their files and dependencies; the triggers queue the wheels'
+    -- deletion and the pages.
+    DELETE FROM piw.builds b
+     WHERE b.package = v_package
+       AND b.version = v_version;
+    IF coalesce(remove_version.skip, false) THEN
+        UPDATE piw.versions v
+           SET skip = 'removed by admin'
+         WHERE v.package = v_package AND v.version = v_version;
+    ELSE
+        DELETE FROM piw.versions v
+         WHERE v.package = v_package AND v.version = v_version;
+    END IF;
+END
+$$;
+
+COMMENT ON PROCEDURE piw.remove_version(text, text, boolean) IS
+'Forget every build of a version, delete its files, their dependencies and logged downloads, and queue deletion of its wheels and rebuild of the package''s simple and project pages, home and search. Without skip the version row goes too (it may be built again); with skip it stays, marked skipped. P0002 if the package or version does not exist. Example: CALL piw.remove_version(''foo'', ''1.0'', skip => true);';

@@ -1,0 +1,136 @@
+//! What every command-line tool shares: the common options, logging, prompts and exit codes.
+
+use std::{
+    fs::OpenOptions,
+    io::{BufRead, IsTerminal, Write},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Mutex,
+};
+
+use tracing_subscriber::{filter::{LevelFilter, Targets}, layer::SubscriberExt, util::SubscriberInitExt, Layer};
+
+use crate::{config::Settings, error::Error};
+
+/// Options common to every tool, as in the original piwheels tools.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Specify a configuration file to load (TOML with the keys dsn and output_path)
+    #[arg(short = 'c', long = "configuration", value_name = "FILE")]
+    pub configuration: Option<PathBuf>,
+    /// Produce less console output
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Produce more console output
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Log messages to the specified file
+    #[arg(short = 'l', long = "log-file", value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// The database to use, as a libpq connection string; without one anywhere, a private cluster
+    /// under PIW_HOME (default ./piw-data) is created and started on first use
+    #[arg(long, env = "PIW_DSN", value_name = "DSN", hide_env_values = true)]
+    pub dsn: Option<String>,
+}
+
+impl CommonArgs {
+    /// Settings from these options (and `output_path` where the tool has one).
+    pub fn settings(&self, output_path: Option<PathBuf>) -> Result<Settings, CliError> {
+        Ok(Settings::resolve(self.dsn.clone(), output_path, self.configuration.as_deref())?)
+    }
+
+    /// Log to stderr (and the log file, if any) at the level -q / -v ask for.
+    pub fn init_logging(&self) -> Result<(), CliError> {
+        let level = if self.quiet {
+            LevelFilter::WARN
+        } else if self.verbose {
+            LevelFilter::DEBUG
+        } else {
+            LevelFilter::INFO
+        };
+        // tokio-postgres logs every server NOTICE at info; they are not ours to show.
+        let quiet_driver = |level| Targets::new().with_default(level).with_target("tokio_postgres", LevelFilter::WARN);
+        let console = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .without_time()
+            .with_filter(quiet_driver(level));
+        let file = match &self.log_file {
+            Some(path) => Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(Mutex::new(open_log(path)?))
+                    .with_ansi(false)
+                    .with_filter(quiet_driver(if self.verbose { LevelFilter::DEBUG } else { LevelFilter::INFO })),
+            ),
+            None => None,
+        };
+        // A second initialisation (tests calling tools in-process) keeps the first subscriber.
+        let _ = tracing_subscriber::registry().with(console).with(file).try_init();
+        Ok(())
+    }
+}
+
+fn open_log(path: &Path) -> Result<std::fs::File, CliError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| CliError::Failed(Error::Io { context: format!("cannot open log file {}", path.display()), source: e }))
+}
+
+/// How a tool run ended, other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Exit 1: the request failed; nothing changed.
+    #[error(transparent)]
+    Failed(#[from] Error),
+    /// Exit 2: the user declined, or there was no terminal to ask and no --yes.
+    #[error("{0}")]
+    Declined(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Failed(_) => ExitCode::from(1),
+            CliError::Declined(_) => ExitCode::from(2),
+        }
+    }
+}
+
+/// Print a failure as one line on stderr and turn the outcome into the process's exit code.
+pub fn finish(tool: &str, outcome: Result<(), CliError>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let line = error.to_string().replace('\n', " ");
+            eprintln!("{tool}: {line}");
+            error.exit_code()
+        }
+    }
+}
+
+/// Ask a yes/no question on the terminal. With `yes`, the answer is yes without asking; with no
+/// terminal on stdin, the tool declines rather than wait.
+pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(CliError::Declined(format!("{question} needs confirmation: run on a terminal or pass --yes")));
+    }
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{question} [y/N] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::Failed(Error::Io { context: "cannot read the answer".into(), source: e }))?;
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err(CliError::Declined("declined".into())),
+    }
+}

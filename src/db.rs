@@ -1,0 +1,126 @@
+//! Connecting to the configured database, starting the embedded cluster on first use.
+
+use std::{
+    fs::File,
+    os::fd::AsRawFd,
+    path::{Path, PathBuf},
+};
+
+use tokio_postgres::{Client, Config, NoTls};
+
+use crate::{
+    cluster::{Cluster, Durability},
+    config::Database,
+    error::{Error, Result},
+    schema,
+};
+
+/// The database the embedded cluster keeps piw's schema in.
+pub const EMBEDDED_DBNAME: &str = "piw";
+
+/// Connection settings for the configured database. For the embedded default this creates,
+/// migrates and starts the private cluster as needed.
+pub async fn config(database: &Database) -> Result<Config> {
+    match database {
+        Database::Dsn(dsn) => dsn
+            .parse::<Config>()
+            .map_err(|e| Error::Cluster(format!("invalid DSN: {e}"))),
+        Database::Embedded { home } => ensure_embedded(home).await,
+    }
+}
+
+/// Connect to the configured database; the connection is driven by a spawned task.
+pub async fn connect(database: &Database) -> Result<Client> {
+    connect_with(&config(database).await?).await
+}
+
+/// Connect with these settings; the connection is driven by a spawned task.
+pub async fn connect_with(config: &Config) -> Result<Client> {
+    let (client, connection) = config.connect(NoTls).await.map_err(Error::Connection)?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!("connection closed: {error}");
+        }
+    });
+    Ok(client)
+}
+
+/// Make sure the embedded cluster under `home` exists, runs and holds a migrated `piw` database.
+pub async fn ensure_embedded(home: &Path) -> Result<Config> {
+    let home = home.to_owned();
+    let cluster = tokio::task::spawn_blocking(move || start_embedded_cluster(&home))
+        .await
+        .map_err(|e| Error::Cluster(format!("cluster start-up panicked: {e}")))??;
+    let admin = connect_with(&cluster.config("postgres")).await?;
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", &[&EMBEDDED_DBNAME])
+        .await?
+        .is_some();
+    if !exists {
+        match admin.batch_execute(&format!("CREATE DATABASE {EMBEDDED_DBNAME}")).await {
+            Ok(()) => tracing::info!("created database {EMBEDDED_DBNAME} in {}", cluster.root().display()),
+            // Another tool created it at the same moment.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(admin);
+    let config = cluster.config(EMBEDDED_DBNAME);
+    let mut client = connect_with(&config).await?;
+    let migrated = client
+        .query_one("SELECT pg_catalog.to_regclass('piw.jobs') IS NOT NULL", &[])
+        .await?
+        .get::<_, bool>(0);
+    if !migrated {
+        schema::migrate(&mut client).await?;
+    }
+    Ok(config)
+}
+
+/// Where the embedded cluster of `home` lives: `home/pg`, unless the server could not use that
+/// path (as root, when a parent directory such as /root is closed to others, or when the socket
+/// path would be too long); then a directory under /var/tmp named after `home`.
+pub fn embedded_cluster(home: &Path) -> Result<Cluster> {
+    let home = std::path::absolute(home).map_err(|e| Error::io("cannot resolve PIW_HOME", e))?;
+    if let Ok(cluster) = Cluster::new(home.join("pg")) {
+        if cluster.is_initialized() || cluster.is_reachable_by_server() {
+            return Ok(cluster);
+        }
+    }
+    let fallback = PathBuf::from(format!("/var/tmp/piw-pg-{:016x}", fnv1a(home.as_os_str().as_encoded_bytes())));
+    Cluster::new(fallback)
+}
+
+fn start_embedded_cluster(home: &Path) -> Result<Cluster> {
+    std::fs::create_dir_all(home).map_err(|e| Error::io(format!("cannot create {}", home.display()), e))?;
+    // Two tools started at once must not both run initdb.
+    let lock_path = home.join(".cluster.lock");
+    let lock = File::create(&lock_path).map_err(|e| Error::io(format!("cannot create {}", lock_path.display()), e))?;
+    // SAFETY: flock on a file descriptor we own; released when `lock` is dropped.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(Error::io("cannot lock the cluster", std::io::Error::last_os_error()));
+    }
+    let cluster = embedded_cluster(home)?;
+    if !cluster.is_initialized() {
+        if cluster.root() != home.join("pg") {
+            tracing::warn!(
+                "the postgres account cannot use {}; the embedded cluster lives in {}",
+                home.join("pg").display(),
+                cluster.root().display()
+            );
+        }
+        tracing::info!("creating the embedded PostgreSQL cluster in {}", cluster.root().display());
+        cluster.initialize(Durability::Durable)?;
+    }
+    if !cluster.is_running() {
+        tracing::info!("starting the embedded PostgreSQL cluster in {}", cluster.root().display());
+        cluster.start()?;
+    }
+    drop(lock);
+    Ok(cluster)
+}
+
+/// A stable 64-bit FNV-1a hash, for naming a directory after a path.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+}

@@ -1,0 +1,110 @@
+//! The one error type of the library, with predicates callers branch on (never on message text).
+use std::{io, path::PathBuf};
+
+use tokio_postgres::error::SqlState;
+
+/// Everything that can go wrong in piw. Messages are lower case and fit on one line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A package or version that does not exist (SQLSTATE P0002).
+    #[error("{message}")]
+    NotFound { message: String, source: tokio_postgres::Error },
+    /// A bad argument: empty or malformed name, unknown part (SQLSTATE 22023 and other data errors).
+    #[error("{message}")]
+    InvalidArgument { message: String, source: tokio_postgres::Error },
+    /// The connected role may not do this (SQLSTATE 42501).
+    #[error("permission denied: {message}")]
+    PermissionDenied { message: String, source: tokio_postgres::Error },
+    /// Any other error reported by the server.
+    #[error("database error: {message}")]
+    Database { message: String, source: tokio_postgres::Error },
+    /// The connection failed or was lost.
+    #[error("cannot reach the database: {}", with_causes(.0))]
+    Connection(#[source] tokio_postgres::Error),
+    /// A schema migration failed.
+    #[error("migration failed: {0}")]
+    Migration(#[source] refinery::Error),
+    /// The private PostgreSQL cluster could not be set up or started.
+    #[error("{0}")]
+    Cluster(String),
+    /// A configuration file could not be read or parsed.
+    #[error("configuration file {path}: {message}")]
+    Config { path: PathBuf, message: String },
+    /// A file-system operation failed.
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+}
+
+impl Error {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    pub fn is_invalid_argument(&self) -> bool {
+        matches!(self, Error::InvalidArgument { .. })
+    }
+
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, Error::PermissionDenied { .. })
+    }
+
+    /// The SQLSTATE the server reported, if this error came from the server.
+    pub fn code(&self) -> Option<&SqlState> {
+        match self {
+            Error::NotFound { source, .. }
+            | Error::InvalidArgument { source, .. }
+            | Error::PermissionDenied { source, .. }
+            | Error::Database { source, .. }
+            | Error::Connection(source) => source.code(),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying on a new connection may succeed (the server went away).
+    pub fn is_connection(&self) -> bool {
+        matches!(self, Error::Connection(_))
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(source: tokio_postgres::Error) -> Self {
+        let Some(db) = source.as_db_error() else {
+            return Error::Connection(source);
+        };
+        // One line: the server's message, without the CONTEXT and HINT that psql would print.
+        let message = db.message().replace('\n', " ");
+        let code = db.code();
+        if *code == SqlState::NO_DATA_FOUND {
+            Error::NotFound { message, source }
+        } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
+            Error::PermissionDenied { message, source }
+        } else if code.code().starts_with("22") || code.code().starts_with("23") {
+            Error::InvalidArgument { message, source }
+        } else if code.code().starts_with("08") || code.code().starts_with("57P") {
+            Error::Connection(source)
+        } else {
+            Error::Database { message, source }
+        }
+    }
+}
+
+/// An error and its causes on one line ("error connecting to server: No such file or directory").
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        cause = inner.source();
+    }
+    text.replace('\n', " ")
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,15 @@
+//! piw: the control plane of a piwheels-style Python wheel repository, built around PostgreSQL.
+//!
+//! Admin requests are SQL procedure calls (see [`admin`]) that change the database in one
+//! transaction and queue durable work ([`queue`]); the listener daemon carries it out on disk.
+
+pub mod admin;
+pub mod cli;
+pub mod cluster;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod queue;
+pub mod schema;
+
+pub use error::{Error, Result};

@@ -1,0 +1,157 @@
+//! The durable work queue, as the listener and the status tools see it. The rows and rules live in
+//! SQL (migrations/V002__queue.sql, sql/procedures/claim_jobs.sql ...); this is their Rust face.
+
+use std::time::Duration;
+
+use tokio_postgres::GenericClient;
+
+use crate::error::Result;
+
+/// The channel listeners LISTEN on; enqueuers NOTIFY it at most once per transaction.
+pub const CHANNEL: &str = "piw_jobs";
+
+/// `piw.queue_status()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStatus {
+    pub pending: i64,
+    pub running: i64,
+    pub failed: i64,
+    /// Age of the oldest pending request, in whole microseconds; `None` when nothing is pending.
+    pub oldest_pending: Option<Duration>,
+}
+
+impl QueueStatus {
+    /// Nothing pending and nothing running (failed jobs wait for `piw.retry_failed()`).
+    pub fn is_drained(&self) -> bool {
+        self.pending == 0 && self.running == 0
+    }
+}
+
+pub async fn status(client: &impl GenericClient) -> Result<QueueStatus> {
+    let row = client
+        .query_one(
+            "SELECT pending, running, failed, extract(epoch FROM oldest_pending)::float8 FROM piw.queue_status()",
+            &[],
+        )
+        .await?;
+    Ok(QueueStatus {
+        pending: row.get(0),
+        running: row.get(1),
+        failed: row.get(2),
+        oldest_pending: row.get::<_, Option<f64>>(3).map(|secs| Duration::from_secs_f64(secs.max(0.0))),
+    })
+}
+
+/// What a job does; mirrors the `kind` column of `piw.jobs`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Task {
+    Home,
+    Search,
+    SimpleRoot,
+    Simple { package: String },
+    Project { package: String },
+    SimpleAll,
+    ProjectAll,
+    DeleteWheel { package: String, filename: String },
+    DeletePackage { package: String },
+}
+
+impl Task {
+    fn from_row(kind: &str, package: String, filename: String) -> Option<Task> {
+        Some(match kind {
+            "home" => Task::Home,
+            "search" => Task::Search,
+            "simple_root" => Task::SimpleRoot,
+            "simple" => Task::Simple { package },
+            "project" => Task::Project { package },
+            "simple_all" => Task::SimpleAll,
+            "project_all" => Task::ProjectAll,
+            "delete_wheel" => Task::DeleteWheel { package, filename },
+            "delete_package" => Task::DeletePackage { package },
+            _ => return None,
+        })
+    }
+}
+
+/// A claimed job, leased to one listener until it completes or fails it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    /// `None` for a kind this build does not know (a newer schema): the listener fails it.
+    pub task: Option<Task>,
+    pub kind: String,
+    /// How many times this job has been claimed, this claim included.
+    pub attempts: i32,
+}
+
+/// Lease and retry settings of a claimer.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimOptions {
+    pub max_jobs: i32,
+    pub lease: Duration,
+    pub max_attempts: i32,
+}
+
+impl Default for ClaimOptions {
+    fn default() -> Self {
+        ClaimOptions { max_jobs: 16, lease: Duration::from_secs(300), max_attempts: 10 }
+    }
+}
+
+/// `piw.claim_jobs`: up to `max_jobs` jobs, coalesced, leased to `listener`.
+pub async fn claim(client: &impl GenericClient, listener: &str, options: ClaimOptions) -> Result<Vec<Job>> {
+    let rows = client
+        .query(
+            "SELECT job_id, kind, package, filename, attempts
+               FROM piw.claim_jobs($1, $2, make_interval(secs => $3), $4)",
+            &[&listener, &options.max_jobs, &options.lease.as_secs_f64(), &options.max_attempts],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let kind: String = row.get(1);
+            Job { id: row.get(0), task: Task::from_row(&kind, row.get(2), row.get(3)), kind, attempts: row.get(4) }
+        })
+        .collect())
+}
+
+/// `piw.complete_job`: false if the lease had passed to another listener.
+pub async fn complete(client: &impl GenericClient, listener: &str, job_id: i64) -> Result<bool> {
+    Ok(client.query_one("SELECT piw.complete_job($1, $2)", &[&job_id, &listener]).await?.get(0))
+}
+
+/// `piw.fail_job`: retry after `retry_in`, or give up (state failed) when it is `None`.
+pub async fn fail(
+    client: &impl GenericClient,
+    listener: &str,
+    job_id: i64,
+    error: &str,
+    retry_in: Option<Duration>,
+) -> Result<bool> {
+    let retry_secs = retry_in.map(|d| d.as_secs_f64());
+    Ok(client
+        .query_one(
+            "SELECT piw.fail_job($1, $2, $3, make_interval(secs => $4))",
+            &[&job_id, &listener, &error, &retry_secs],
+        )
+        .await?
+        .get(0))
+}
+
+/// `piw.listener_heartbeat`: alive, awake or not, leases extended by `lease`.
+pub async fn heartbeat(client: &impl GenericClient, listener: &str, awake: bool, lease: Duration) -> Result<()> {
+    client
+        .execute(
+            "SELECT piw.listener_heartbeat($1, $2, make_interval(secs => $3))",
+            &[&listener, &awake, &lease.as_secs_f64()],
+        )
+        .await?;
+    Ok(())
+}
+
+/// `piw.listener_leave`: unfinished jobs go back to the queue.
+pub async fn leave(client: &impl GenericClient, listener: &str) -> Result<()> {
+    client.execute("SELECT piw.listener_leave($1)", &[&listener]).await?;
+    Ok(())
+}
