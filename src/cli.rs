@@ -134,3 +134,32 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
         _ => Err(CliError::Declined("declined".into())),
     }
 }
+
+/// Connect to the database the options name (starting the embedded cluster if that is the one).
+pub async fn connect(common: &CommonArgs) -> Result<tokio_postgres::Client, CliError> {
+    let settings = common.settings(None)?;
+    Ok(crate::db::connect(&settings.database).await?)
+}
+
+/// Wait until the queue is drained (`--wait`): until every request queued so far is carried out.
+/// Says once, after a while, that a listener must be running for that to happen.
+pub async fn wait_until_drained(client: &tokio_postgres::Client) -> Result<(), CliError> {
+    let started = std::time::Instant::now();
+    let mut hinted = false;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        let status = crate::queue::status(client).await?;
+        if status.is_drained() {
+            if status.failed > 0 {
+                tracing::warn!("{} job(s) failed; see piw.jobs and CALL piw.retry_failed()", status.failed);
+            }
+            return Ok(());
+        }
+        if !hinted && started.elapsed() > std::time::Duration::from_secs(5) {
+            hinted = true;
+            tracing::info!("waiting for the queue to drain ({} pending); is piw-listener running?", status.pending);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(200));
+    }
+}

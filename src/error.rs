@@ -21,6 +21,9 @@ pub enum Error {
     /// The connection failed or was lost.
     #[error("cannot reach the database: {}", with_causes(.0))]
     Connection(#[source] tokio_postgres::Error),
+    /// No pooled connection could be had (the pool's own errors carry no server error).
+    #[error("cannot get a database connection: {0}")]
+    Pool(String),
     /// A schema migration failed.
     #[error("migration failed: {0}")]
     Migration(#[source] refinery::Error),
@@ -62,7 +65,7 @@ impl Error {
 
     /// Whether retrying on a new connection may succeed (the server went away).
     pub fn is_connection(&self) -> bool {
-        matches!(self, Error::Connection(_))
+        matches!(self, Error::Connection(_) | Error::Pool(_))
     }
 
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {

@@ -27,14 +27,16 @@ BEGIN
            locked_by = NULL, locked_until = NULL, run_after = now()
      WHERE j.state = 'running' AND j.locked_until < now();
 
+    -- A job waits while a conflicting one runs (see piw._jobs_conflict): one writer per page at a
+    -- time, so an older render can never land after a newer one.
     FOR i IN 1 .. claim_jobs.max_jobs LOOP
         SELECT * INTO v_job
           FROM piw.jobs j
          WHERE j.state = 'pending'
            AND j.run_after <= now()
            AND NOT EXISTS (SELECT 1 FROM piw.jobs r
-                            WHERE r.state = 'running' AND r.kind = j.kind
-                              AND r.package = j.package AND r.filename = j.filename)
+                            WHERE r.state = 'running'
+                              AND piw._jobs_conflict(r.kind, r.package, r.filename, j.kind, j.package, j.filename))
          ORDER BY j.run_after, j.job_id
          LIMIT 1
            FOR UPDATE SKIP LOCKED;
@@ -62,4 +64,4 @@ END
 $$;
 
 COMMENT ON FUNCTION piw.claim_jobs(text, integer, interval, integer) IS
-'For listeners: claim up to max_jobs runnable targets (oldest first, none whose target is already running), coalescing each target''s pending requests into one job, leased to listener for lease. Running jobs whose lease ran out are first made pending again (or failed after max_attempts). Finish each with piw.complete_job or piw.fail_job.';
+'For listeners: claim up to max_jobs runnable targets (oldest first, none that conflicts with a running job: see piw._jobs_conflict), coalescing each target''s pending requests into one job, leased to listener for lease. Running jobs whose lease ran out are first made pending again (or failed after max_attempts). Finish each with piw.complete_job or piw.fail_job.';

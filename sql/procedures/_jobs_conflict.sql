@@ -1,0 +1,23 @@
+-- _jobs_conflict: whether two jobs may not run at the same time.
+CREATE OR REPLACE FUNCTION piw._jobs_conflict(
+    kind_a text, package_a text, filename_a text, kind_b text, package_b text, filename_b text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT
+        -- the same target: one writer per page
+        (kind_a = kind_b AND package_a = package_b AND filename_a = filename_b)
+        -- a full rebuild streams every package from one snapshot: a package's own page job (or the
+        -- deletion of its directories) running beside it could land before the older full render
+        OR (kind_a IN ('simple_all', 'project_all') AND kind_b IN ('simple', 'project', 'delete_package'))
+        OR (kind_b IN ('simple_all', 'project_all') AND kind_a IN ('simple', 'project', 'delete_package'))
+        -- a page rendered while its package existed must not land after the package's directories go
+        OR (package_a = package_b AND package_a <> ''
+            AND kind_a IN ('simple', 'project', 'delete_package')
+            AND kind_b IN ('simple', 'project', 'delete_package')
+            AND (kind_a = 'delete_package' OR kind_b = 'delete_package'))
+$$;
+
+COMMENT ON FUNCTION piw._jobs_conflict(text, text, text, text, text, text) IS
+'internal: true when two jobs must not run at once: the same target; a full rebuild and any package''s page or directory job; a package''s directory deletion and its page jobs';

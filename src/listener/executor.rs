@@ -1,0 +1,158 @@
+//! Carrying out one job: render its pages and write them, or delete what its rows no longer hold.
+
+use std::path::{Path, PathBuf};
+
+use tokio_postgres::GenericClient;
+
+use super::output::{OutputDir, OutputError, Written};
+use crate::{
+    error::Error,
+    pages::{self, Output},
+    queue::Task,
+};
+
+/// Why a job failed. Every variant is retried with backoff, then marked failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Database(#[from] Error),
+    #[error("unknown job kind {0:?} (is this listener older than the schema?)")]
+    UnknownKind(String),
+}
+
+impl JobError {
+    /// A lost connection is the database's fault, not the job's: the job is put back, not failed.
+    pub fn is_connection(&self) -> bool {
+        matches!(self, JobError::Database(e) if e.is_connection())
+    }
+}
+
+/// What a job changed on disk, for logs and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effect {
+    pub written: u64,
+    pub unchanged: u64,
+    pub removed: u64,
+}
+
+impl Effect {
+    fn add(&mut self, other: Effect) {
+        self.written += other.written;
+        self.unchanged += other.unchanged;
+        self.removed += other.removed;
+    }
+}
+
+/// Carries out jobs into one output directory.
+#[derive(Debug, Clone)]
+pub struct Executor {
+    output: OutputDir,
+}
+
+impl Executor {
+    pub fn new(output: OutputDir) -> Self {
+        Executor { output }
+    }
+
+    pub fn output(&self) -> &OutputDir {
+        &self.output
+    }
+
+    pub async fn execute(&self, client: &impl GenericClient, task: &Task) -> Result<Effect, JobError> {
+        match task {
+            Task::Home => self.apply_all(pages::home(client).await?).await,
+            Task::Search => self.apply_all(pages::search(client).await?).await,
+            Task::SimpleRoot => self.apply_all(pages::simple_root(client).await?).await,
+            Task::Simple { package } => self.apply_all(pages::simple(client, package).await?).await,
+            Task::Project { package } => self.apply_all(pages::project(client, package).await?).await,
+            Task::SimpleAll => self.stream_all(client, true).await,
+            Task::ProjectAll => self.stream_all(client, false).await,
+            Task::DeleteWheel { package, filename } => self.delete_wheel(client, package, filename).await,
+            Task::DeletePackage { package } => self.delete_package(client, package).await,
+        }
+    }
+
+    async fn apply_all(&self, outputs: Vec<Output>) -> Result<Effect, JobError> {
+        let output = self.output.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut effect = Effect::default();
+            for item in &outputs {
+                effect.add(apply(&output, item)?);
+            }
+            Ok(effect)
+        })
+        .await
+        .map_err(|e| JobError::Output(OutputError::Io { action: "writer panicked on", path: PathBuf::new(), source: std::io::Error::other(e.to_string()) }))?
+    }
+
+    async fn stream_all(&self, client: &impl GenericClient, simple: bool) -> Result<Effect, JobError> {
+        let mut effect = Effect::default();
+        let mut failure: Option<OutputError> = None;
+        let output = &self.output;
+        let mut sink = |item: Output| -> crate::Result<()> {
+            // A page that cannot be written must not stop the others; the first failure fails the job.
+            match apply(output, &item) {
+                Ok(done) => effect.add(done),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    failure.get_or_insert(e);
+                }
+            }
+            Ok(())
+        };
+        if simple {
+            pages::all_simple(client, &mut sink).await?;
+        } else {
+            pages::all_project(client, &mut sink).await?;
+        }
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(effect),
+        }
+    }
+
+    async fn delete_wheel(&self, client: &impl GenericClient, package: &str, filename: &str) -> Result<Effect, JobError> {
+        // The row may have come back (a rebuild imported the same file) since the deletion was queued.
+        let back = client
+            .query_opt("SELECT 1 FROM piw.files WHERE filename = $1", &[&filename])
+            .await
+            .map_err(Error::from)?
+            .is_some();
+        if back {
+            return Ok(Effect::default());
+        }
+        let path = Path::new("simple").join(package).join(filename);
+        let removed = self.output.remove_file(&path)?;
+        Ok(Effect { removed: removed.into(), ..Effect::default() })
+    }
+
+    async fn delete_package(&self, client: &impl GenericClient, package: &str) -> Result<Effect, JobError> {
+        let back = client
+            .query_opt("SELECT 1 FROM piw.packages WHERE package = $1", &[&package])
+            .await
+            .map_err(Error::from)?
+            .is_some();
+        if back {
+            return Ok(Effect::default());
+        }
+        let mut effect = Effect::default();
+        for top in ["simple", "project"] {
+            if self.output.remove_dir(&Path::new(top).join(package))? {
+                effect.removed += 1;
+            }
+        }
+        Ok(effect)
+    }
+}
+
+fn apply(output: &OutputDir, item: &Output) -> Result<Effect, OutputError> {
+    Ok(match item {
+        Output::Write { path, bytes } => match output.write(path, bytes)? {
+            Written::Changed => Effect { written: 1, ..Effect::default() },
+            Written::Unchanged => Effect { unchanged: 1, ..Effect::default() },
+        },
+        Output::Remove { path } => Effect { removed: output.remove_file(path)?.into(), ..Effect::default() },
+    })
+}
