@@ -33,6 +33,9 @@ pub enum Error {
     /// A configuration file could not be read or parsed.
     #[error("configuration file {path}: {message}")]
     Config { path: PathBuf, message: String },
+    /// The output directory refused or failed an operation.
+    #[error(transparent)]
+    Output(#[from] crate::listener::output::OutputError),
     /// A file-system operation failed.
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod import;
 pub mod listener;
 pub mod pages;
 pub mod queue;

@@ -76,8 +76,7 @@ struct Listener {
 /// Run a listener against the database of `config` until `cancel` fires; then finish the jobs in
 /// hand, hand back the rest, and return.
 pub async fn run(config: Config, options: ListenerOptions, cancel: CancellationToken) -> Result<()> {
-    let output = OutputDir::open(&options.output_path)
-        .map_err(|e| Error::io(format!("output path {}", options.output_path.display()), std::io::Error::other(e.to_string())))?;
+    let output = OutputDir::open(&options.output_path)?;
     let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
     let pool = Pool::builder(manager)
         .max_size(options.workers + 2)

@@ -1,0 +1,140 @@
+//! Importing built wheels: the rows an importer writes, and the wheel put in place beside its
+//! simple page. (piwheels' builders do this; piw-import does it for wheels built anywhere.)
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+};
+
+use sha2::{Digest, Sha256};
+use tokio_postgres::Client;
+
+use crate::{
+    error::{Error, Result},
+    listener::output::OutputDir,
+};
+
+/// The parts of a wheel filename (PEP 427: `{dist}-{version}(-{build})?-{py}-{abi}-{platform}.whl`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WheelName {
+    pub distribution: String,
+    pub version: String,
+    pub python: String,
+    pub abi: String,
+    pub platform: String,
+}
+
+impl WheelName {
+    pub fn parse(filename: &str) -> Option<WheelName> {
+        let stem = filename.strip_suffix(".whl")?;
+        let parts: Vec<&str> = stem.split('-').collect();
+        let (distribution, version, python, abi, platform) = match parts.as_slice() {
+            [d, v, p, a, pl] | [d, v, _, p, a, pl] => (*d, *v, *p, *a, *pl),
+            _ => return None,
+        };
+        if [distribution, version, python, abi, platform].iter().any(|part| part.is_empty()) {
+            return None;
+        }
+        Some(WheelName {
+            distribution: distribution.to_owned(),
+            version: version.to_owned(),
+            python: python.to_owned(),
+            abi: abi.to_owned(),
+            platform: platform.to_owned(),
+        })
+    }
+}
+
+/// What an import added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub package: String,
+    pub version: String,
+    pub filename: String,
+    pub path: PathBuf,
+}
+
+/// Import one wheel file: its package, version, build and file rows in one transaction, and the
+/// wheel copied to `simple/PACKAGE/FILENAME` before the rows commit (so a published row always
+/// has its file). Refuses a skipped package or version, and a filename imported already.
+pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path, requires_python: Option<&str>) -> Result<Imported> {
+    let filename = wheel
+        .file_name()
+        .and_then(|name| name.to_str())
+        .ok_or_else(|| Error::Cluster(format!("{}: not a file name", wheel.display())))?
+        .to_owned();
+    let name = WheelName::parse(&filename)
+        .ok_or_else(|| Error::Cluster(format!("{filename}: not a wheel filename (DIST-VERSION-PY-ABI-PLATFORM.whl)")))?;
+    let bytes = read_file(wheel)?;
+    let hash = hex::encode(Sha256::digest(&bytes));
+    let size = i64::try_from(bytes.len()).map_err(|_| Error::Cluster(format!("{filename}: too large")))?;
+
+    let transaction = client.transaction().await?;
+    let row = transaction
+        .query_one(
+            "WITH p AS (
+                 INSERT INTO piw.packages (package) VALUES (piw.normalize_name($1))
+                 ON CONFLICT (package) DO UPDATE SET package = excluded.package
+                 RETURNING package, skip)
+             SELECT p.package, p.skip FROM p",
+            &[&name.distribution],
+        )
+        .await?;
+    let package: String = row.get(0);
+    let package_skip: String = row.get(1);
+    if !package_skip.is_empty() {
+        return Err(Error::Cluster(format!("package {package} is skipped ({package_skip})")));
+    }
+    let version_skip: String = transaction
+        .query_one(
+            "INSERT INTO piw.versions (package, version, released) VALUES ($1, $2, now())
+             ON CONFLICT (package, version) DO UPDATE SET version = excluded.version
+             RETURNING skip",
+            &[&package, &name.version],
+        )
+        .await?
+        .get(0);
+    if !version_skip.is_empty() {
+        return Err(Error::Cluster(format!("version {} of package {package} is skipped ({version_skip})", name.version)));
+    }
+    transaction
+        .execute(
+            "WITH b AS (
+                 INSERT INTO piw.builds (package, version, abi_tag, status) VALUES ($1, $2, $3, true)
+                 RETURNING build_id)
+             INSERT INTO piw.files (filename, build_id, filesize, filehash, package_tag, package_version_tag,
+                                    py_version_tag, abi_tag, platform_tag, requires_python)
+             SELECT $4, b.build_id, $5, $6, $7, $2, $8, $3, $9, $10 FROM b",
+            &[&package, &name.version, &name.abi, &filename, &size, &hash, &name.distribution, &name.python, &name.platform, &requires_python],
+        )
+        .await?;
+    let relative = Path::new("simple").join(&package).join(&filename);
+    output.write(&relative, &bytes)?;
+    if let Err(e) = transaction.commit().await {
+        let _ = output.remove_file(&relative);
+        return Err(e.into());
+    }
+    Ok(Imported { package, version: name.version, filename, path: output.root().join(relative) })
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_to_end(&mut bytes))
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_wheel_filenames() {
+        let name = WheelName::parse("Foo_Bar-1.0-1-cp311-cp311-linux_armv7l.whl").unwrap();
+        assert_eq!((name.distribution.as_str(), name.version.as_str(), name.abi.as_str()), ("Foo_Bar", "1.0", "cp311"));
+        assert_eq!(WheelName::parse("foo-1.0-py3-none-any.whl").unwrap().platform, "any");
+        assert!(WheelName::parse("foo-1.0.tar.gz").is_none());
+        assert!(WheelName::parse("foo-1.0-py3-any.whl").is_none());
+    }
+}
