@@ -5,8 +5,9 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- '' means "not skipped" in the tables, so an empty reason would silently unskip.
-    IF _reason_arg.reason IS NULL OR btrim(_reason_arg.reason) = '' THEN
+    -- '' means "not skipped" in the tables, so an empty reason would silently unskip; a blank one
+    -- (spaces, tabs, newlines: btrim alone strips only spaces) would skip for no visible reason.
+    IF _reason_arg.reason IS NULL OR _reason_arg.reason !~ '[^[:space:]]' THEN
         RAISE EXCEPTION 'skip reason must not be empty'
             USING ERRCODE = '22023';
     END IF;

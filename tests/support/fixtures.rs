@@ -71,3 +71,116 @@ pub async fn queued(client: &impl GenericClient) -> Vec<(String, String, String)
 fn fxhash(text: &str) -> u128 {
     text.bytes().fold(0x6c62_272e_07bb_0142_62b8_2175_6295_c58d_u128, |h, b| (h ^ u128::from(b)).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b))
 }
+
+/// One job target as `queued` reports it: (kind, package, filename).
+pub fn job(kind: &str, package: &str, filename: &str) -> (String, String, String) {
+    (kind.to_owned(), package.to_owned(), filename.to_owned())
+}
+
+/// The jobs the pages of `packages` need (simple and project pages, home, search), sorted as
+/// `queued` sorts; `with_root` adds the simple root index.
+pub fn page_jobs(packages: &[&str], with_root: bool) -> Vec<(String, String, String)> {
+    let mut jobs = vec![job("home", "", ""), job("search", "", "")];
+    if with_root {
+        jobs.push(job("simple_root", "", ""));
+    }
+    for package in packages {
+        jobs.push(job("simple", package, ""));
+        jobs.push(job("project", package, ""));
+    }
+    jobs.sort();
+    jobs
+}
+
+/// The single bigint (count, id ...) a query returns.
+pub async fn scalar(client: &impl GenericClient, sql: &str) -> i64 {
+    client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+}
+
+/// The single text value (possibly null) a query returns.
+pub async fn text(client: &impl GenericClient, sql: &str) -> Option<String> {
+    client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+}
+
+/// A package, a version and a successful build, without files. Returns the build's id.
+pub async fn add_build(client: &impl GenericClient, package: &str, version: &str) -> i64 {
+    client
+        .batch_execute(&format!(
+            "INSERT INTO piw.packages (package) VALUES ('{package}') ON CONFLICT DO NOTHING;
+             INSERT INTO piw.versions (package, version) VALUES ('{package}', '{version}') ON CONFLICT DO NOTHING;"
+        ))
+        .await
+        .expect("insert package and version");
+    client
+        .query_one("INSERT INTO piw.builds (package, version) VALUES ($1, $2) RETURNING build_id", &[&package, &version])
+        .await
+        .expect("insert build")
+        .get(0)
+}
+
+/// Insert one file row of a build, as an importer would; the error is the caller's to judge.
+pub async fn insert_file(client: &impl GenericClient, build_id: i64, filename: &str) -> Result<u64, tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO piw.files (filename, build_id, filesize, filehash, package_tag, package_version_tag,
+                                    py_version_tag, abi_tag, platform_tag)
+             VALUES ($1, $2, 1, repeat('a', 64), 'foo', '1.0', 'py3', 'none', 'any')",
+            &[&filename, &build_id],
+        )
+        .await
+}
+
+/// Run `sql` expecting it to fail with `code` (and `message`, when given), and assert that no row
+/// of any piw table (jobs included) changed.
+pub async fn assert_fails_unchanged(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    code: &tokio_postgres::error::SqlState,
+    message: Option<&str>,
+) {
+    let before = super::snapshot_all(client).await;
+    let error = match client.batch_execute(sql).await {
+        Ok(()) => panic!("{sql}: succeeded, expected {}", code.code()),
+        Err(error) => error,
+    };
+    assert_eq!(error.code(), Some(code), "{sql}: {error:?}");
+    if let Some(message) = message {
+        assert_eq!(error.as_db_error().map(|e| e.message()), Some(message), "{sql}");
+    }
+    assert_eq!(super::snapshot_all(client).await, before, "{sql} changed rows");
+}
+
+/// A dedicated connection that LISTENs on the queue's channel and hands over what it hears.
+pub struct Listener {
+    pub client: tokio_postgres::Client,
+    heard: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+}
+
+impl Listener {
+    /// Connect with `config` and LISTEN piw_jobs; the connection is driven by `poll_message`, so
+    /// notifications are not discarded.
+    pub async fn start(config: &tokio_postgres::Config) -> Listener {
+        use futures_util::StreamExt;
+        let (client, mut connection) = config.connect(tokio_postgres::NoTls).await.expect("listener connects");
+        let (tx, heard) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = messages.next().await {
+                if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                    let _ = tx.send((n.channel().to_owned(), n.payload().to_owned()));
+                }
+            }
+        });
+        client.batch_execute(&format!("LISTEN {}", piw::queue::CHANNEL)).await.expect("LISTEN");
+        Listener { client, heard }
+    }
+
+    /// The next notification as (channel, payload). The limit only keeps a broken test from
+    /// hanging: a notification that arrives at all arrives within milliseconds.
+    pub async fn next(&mut self) -> (String, String) {
+        tokio::time::timeout(std::time::Duration::from_secs(60), self.heard.recv())
+            .await
+            .expect("a notification within a minute")
+            .expect("listener connection open")
+    }
+}

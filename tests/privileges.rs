@@ -1,0 +1,185 @@
+//! Who may do what: piw_admin everything, piw_reader reading only, PUBLIC nothing; procedures run as
+//! SECURITY DEFINER with a fixed search_path. Login roles are cluster-wide, so each test has its own.
+mod support;
+
+use support::{fixtures::*, snapshot_all, TestDb};
+use tokio_postgres::{error::SqlState, Client};
+
+const TABLES: [&str; 9] = ["packages", "versions", "build_abis", "builds", "files", "dependencies", "downloads", "jobs", "listeners"];
+
+/// One call of every procedure, valid against `small_repository`, in an order that works.
+const PROCEDURE_CALLS: [&str; 16] = [
+    "CALL piw.skip_package('bar')",
+    "CALL piw.unskip_package('bar')",
+    "CALL piw.skip_version('foo', '2.0', 'why')",
+    "CALL piw.unskip_version('foo', '2.0')",
+    "CALL piw.yank_version('foo', '2.0')",
+    "CALL piw.unyank_version('foo', '2.0')",
+    "CALL piw.rebuild('home')",
+    "CALL piw.rebuild('search')",
+    "CALL piw.rebuild('project', 'foo')",
+    "CALL piw.rebuild('index')",
+    "CALL piw.retry_failed()",
+    "CALL piw.remove_version('foo', '1.0')",
+    "CALL piw.remove_version('foo', '2.0', true)",
+    "CALL piw.remove_package('foo', true)",
+    "CALL piw.remove_package('bar')",
+    "CALL piw.remove_package('foo')",
+];
+
+/// Writes to every table, each of which the caller must not be allowed.
+fn table_writes() -> Vec<String> {
+    let mut writes = vec![
+        "INSERT INTO piw.packages (package) VALUES ('evil')".to_owned(),
+        "INSERT INTO piw.jobs (kind) VALUES ('home')".to_owned(),
+        "INSERT INTO piw.downloads (filename, accessed_at) VALUES ('x.whl', now())".to_owned(),
+        "UPDATE piw.versions SET yanked = true".to_owned(),
+        "UPDATE piw.jobs SET attempts = 0".to_owned(),
+    ];
+    writes.extend(TABLES.iter().map(|t| format!("DELETE FROM piw.{t}")));
+    writes
+}
+
+async fn repository() -> (TestDb, Client) {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    (db, client)
+}
+
+async fn assert_denied(caller: &Client, owner: &Client, sql: &str) {
+    let before = snapshot_all(owner).await;
+    let error = caller.batch_execute(sql).await.expect_err(sql);
+    assert_eq!(error.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{sql}: {error:?}");
+    assert_eq!(snapshot_all(owner).await, before, "{sql} changed rows");
+}
+
+#[tokio::test]
+async fn reader_reads_tables_and_queue_status_but_changes_nothing() {
+    let (db, owner) = repository().await;
+    let reader = db.connect_as("piw_test_reader", Some("piw_reader")).await;
+
+    for table in TABLES {
+        reader.query(&format!("SELECT * FROM piw.{table}"), &[]).await.unwrap_or_else(|e| panic!("{table}: {e}"));
+    }
+    assert_eq!(scalar(&reader, "SELECT count(*) FROM piw.files").await, 4);
+    let status = reader.query_one("SELECT pending FROM piw.queue_status()", &[]).await.unwrap();
+    assert!(status.get::<_, i64>(0) > 0);
+    assert_eq!(text(&reader, "SELECT piw.normalize_name('Foo_Bar')").await.as_deref(), Some("foo-bar"));
+
+    for sql in PROCEDURE_CALLS.iter().map(|s| s.to_string()).chain(table_writes()) {
+        assert_denied(&reader, &owner, &sql).await;
+    }
+    for sql in ["SELECT * FROM piw.claim_jobs('L1')", "SELECT piw.listener_heartbeat('L1', true)", "SELECT piw._wake_listeners()"] {
+        assert_denied(&reader, &owner, sql).await;
+    }
+}
+
+#[tokio::test]
+async fn reader_may_execute_only_queue_status_and_normalize_name() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let executable: Vec<String> = client
+        .query(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'piw' AND has_function_privilege('piw_reader', p.oid, 'EXECUTE') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(executable, ["piw.normalize_name(text)", "piw.queue_status()"]);
+}
+
+#[tokio::test]
+async fn public_gets_nothing() {
+    let (db, owner) = repository().await;
+    let nobody = db.connect_as("piw_test_nobody", None).await;
+    for table in TABLES {
+        assert_denied(&nobody, &owner, &format!("SELECT * FROM piw.{table}")).await;
+    }
+    assert_denied(&nobody, &owner, "SELECT * FROM piw.queue_status()").await;
+    assert_denied(&nobody, &owner, "SELECT piw.normalize_name('x')").await;
+    assert_denied(&nobody, &owner, "SELECT * FROM piw.claim_jobs('L1')").await;
+    for sql in PROCEDURE_CALLS.iter().map(|s| s.to_string()).chain(table_writes()) {
+        assert_denied(&nobody, &owner, &sql).await;
+    }
+    let public_routines = scalar(
+        &owner,
+        "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = 'piw' AND has_function_privilege('piw_test_nobody', p.oid, 'EXECUTE')",
+    )
+    .await;
+    assert_eq!(public_routines, 0);
+}
+
+#[tokio::test]
+async fn admin_calls_every_procedure() {
+    let (db, owner) = repository().await;
+    let admin = db.connect_as("piw_test_admin", Some("piw_admin")).await;
+    for sql in PROCEDURE_CALLS {
+        admin.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    assert_eq!(scalar(&owner, "SELECT count(*) FROM piw.packages").await, 0, "every package removed");
+    assert!(queued(&owner).await.contains(&job("delete_package", "bar", "")));
+
+    let claimed = admin.query("SELECT job_id FROM piw.claim_jobs('L1', 2)", &[]).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    let (first, second): (i64, i64) = (claimed[0].get(0), claimed[1].get(0));
+    admin.batch_execute(&format!("SELECT piw.complete_job({first}, 'L1')")).await.unwrap();
+    admin.batch_execute(&format!("SELECT piw.fail_job({second}, 'L1', 'x', NULL)")).await.unwrap();
+    admin
+        .batch_execute("SELECT piw.listener_heartbeat('L1', false); SELECT piw.listener_leave('L1'); CALL piw.retry_failed()")
+        .await
+        .unwrap();
+    assert_eq!(scalar(&admin, "SELECT failed FROM piw.queue_status()").await, 0);
+}
+
+#[tokio::test]
+async fn admin_writes_tables_and_triggers_still_queue_work() {
+    let db = TestDb::new().await;
+    let owner = db.connect().await;
+    let admin = db.connect_as("piw_test_importer", Some("piw_admin")).await;
+
+    let wheel = add_wheel(&admin, "foo", "1.0", "none").await;
+    admin.batch_execute("INSERT INTO piw.build_abis (abi_tag) VALUES ('cp311')").await.unwrap();
+    add_downloads(&admin, &wheel, 2).await;
+    let mut jobs = queued(&owner).await;
+    jobs.dedup(); // the downloads' transaction queued home and search again
+    assert_eq!(jobs, page_jobs(&["foo"], true));
+
+    clear_jobs(&admin).await;
+    admin.execute("DELETE FROM piw.files WHERE filename = $1", &[&wheel]).await.unwrap();
+    assert!(queued(&owner).await.contains(&job("delete_wheel", "foo", &wheel)));
+    admin.batch_execute("UPDATE piw.packages SET description = 'd'; DELETE FROM piw.packages").await.unwrap();
+    assert!(queued(&owner).await.contains(&job("delete_package", "foo", "")));
+}
+
+#[tokio::test]
+async fn security_definer_routines_have_a_fixed_search_path() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let rows = client
+        .query(
+            "SELECT p.oid::regprocedure::text, p.prokind::text, p.prosecdef, coalesce(p.proconfig, '{}')
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'piw' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut definers = 0;
+    for row in &rows {
+        let (name, kind, definer, config): (String, String, bool, Vec<String>) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        if kind == "p" {
+            assert!(definer, "procedure {name} is SECURITY DEFINER");
+        }
+        if definer {
+            definers += 1;
+            assert!(config.contains(&"search_path=pg_catalog, pg_temp".to_owned()), "{name}: {config:?}");
+        }
+    }
+    assert!(definers >= 11, "every procedure and the listener API are SECURITY DEFINER ({definers})");
+}

@@ -1,0 +1,234 @@
+//! The durable queue in SQL: coalescing, leases, failures and retries, and the NOTIFY that wakes
+//! listeners (skipped while a listener says it is awake).
+mod support;
+
+use support::{fixtures::*, TestDb};
+use tokio_postgres::Client;
+
+async fn empty_queue() -> (TestDb, Client) {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    (db, client)
+}
+
+/// `piw.claim_jobs` as (job_id, kind, attempts).
+async fn claim(client: &Client, sql: &str) -> Vec<(i64, String, i32)> {
+    client
+        .query(&format!("SELECT job_id, kind, attempts FROM {sql}"), &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+async fn status(client: &Client) -> (i64, i64, i64, bool) {
+    let row = client.query_one("SELECT * FROM piw.queue_status()", &[]).await.unwrap();
+    let oldest: Option<String> = client
+        .query_one("SELECT oldest_pending::text FROM piw.queue_status()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (row.get("pending"), row.get("running"), row.get("failed"), oldest.is_some())
+}
+
+async fn call(client: &Client, sql: &str) -> bool {
+    client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+}
+
+#[tokio::test]
+async fn requests_from_separate_transactions_coalesce_into_one_claim() {
+    let (_db, client) = empty_queue().await;
+    for _ in 0..3 {
+        client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    }
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 3, "one row per request");
+    assert_eq!(status(&client).await, (1, 0, 0, true), "pending counts targets");
+
+    let claimed = claim(&client, "piw.claim_jobs('L1')").await;
+    assert_eq!(claimed.iter().map(|c| (c.1.as_str(), c.2)).collect::<Vec<_>>(), [("home", 1)]);
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 1, "the claim deleted the covered rows");
+    assert_eq!(status(&client).await, (0, 1, 0, false));
+}
+
+#[tokio::test]
+async fn requests_in_one_transaction_insert_one_row() {
+    let (_db, mut client) = empty_queue().await;
+    let transaction = client.transaction().await.unwrap();
+    for _ in 0..3 {
+        transaction.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    }
+    transaction.batch_execute("CALL piw.rebuild('search'); CALL piw.rebuild('search')").await.unwrap();
+    transaction.commit().await.unwrap();
+    assert_eq!(queued(&client).await, [job("home", "", ""), job("search", "", "")]);
+}
+
+#[tokio::test]
+async fn request_arriving_while_target_runs_is_not_lost() {
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    let first = claim(&client, "piw.claim_jobs('L1')").await;
+    assert_eq!(first.len(), 1);
+
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    assert_eq!(status(&client).await, (1, 1, 0, true));
+    assert!(call(&client, &format!("SELECT piw.complete_job({}, 'L1')", first[0].0)).await);
+
+    assert_eq!(queued(&client).await, [job("home", "", "")], "the later request is still pending");
+    let second = claim(&client, "piw.claim_jobs('L1')").await;
+    assert_eq!(second.len(), 1);
+    assert_ne!(second[0].0, first[0].0);
+}
+
+#[tokio::test]
+async fn claim_never_hands_out_a_target_that_is_running() {
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    let first = claim(&client, "piw.claim_jobs('L1')").await;
+    client.batch_execute("CALL piw.rebuild('home'); CALL piw.rebuild('search')").await.unwrap();
+
+    let other = claim(&client, "piw.claim_jobs('L2')").await;
+    assert_eq!(other.iter().map(|c| c.1.as_str()).collect::<Vec<_>>(), ["search"], "home waits");
+    assert_eq!(claim(&client, "piw.claim_jobs('L1')").await, [], "not even to its own listener");
+    let running = scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state = 'running' AND kind = 'home'").await;
+    assert_eq!(running, 1);
+    assert!(call(&client, &format!("SELECT piw.complete_job({}, 'L1')", first[0].0)).await);
+    assert_eq!(claim(&client, "piw.claim_jobs('L2')").await.len(), 1, "home is claimable once done");
+}
+
+#[tokio::test]
+async fn expired_lease_is_claimed_again_by_another_listener() {
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    let first = claim(&client, "piw.claim_jobs('L1', 16, interval '0')").await;
+    assert_eq!(first[0].2, 1);
+
+    let second = claim(&client, "piw.claim_jobs('L2', 16, interval '5 minutes')").await;
+    assert_eq!(second, [(first[0].0, "home".into(), 2)]);
+    assert_eq!(text(&client, "SELECT locked_by FROM piw.jobs").await.as_deref(), Some("L2"));
+    assert!(!call(&client, &format!("SELECT piw.complete_job({}, 'L1')", first[0].0)).await, "L1 lost it");
+    assert!(!call(&client, &format!("SELECT piw.fail_job({}, 'L1', 'late', NULL)", first[0].0)).await);
+    assert_eq!(status(&client).await, (0, 1, 0, false), "the wrong listener changed nothing");
+    assert!(call(&client, &format!("SELECT piw.complete_job({}, 'L2')", first[0].0)).await);
+    assert_eq!(status(&client).await, (0, 0, 0, false));
+}
+
+#[tokio::test]
+async fn expired_leases_beyond_max_attempts_fail() {
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('search')").await.unwrap();
+    assert_eq!(claim(&client, "piw.claim_jobs('L1', 16, interval '0', 2)").await[0].2, 1);
+    assert_eq!(claim(&client, "piw.claim_jobs('L2', 16, interval '0', 2)").await[0].2, 2);
+
+    assert_eq!(claim(&client, "piw.claim_jobs('L3', 16, interval '0', 2)").await, []);
+    assert_eq!(status(&client).await, (0, 0, 1, false));
+    let error = text(&client, "SELECT last_error FROM piw.jobs WHERE state = 'failed'").await.unwrap();
+    assert!(error.contains("lease expired 2 times") && error.contains("L2"), "{error}");
+}
+
+#[tokio::test]
+async fn fail_job_with_retry_in_waits_then_without_gives_up() {
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    let id = claim(&client, "piw.claim_jobs('L1')").await[0].0;
+
+    assert!(call(&client, &format!("SELECT piw.fail_job({id}, 'L1', 'disk full', interval '1 hour')")).await);
+    let later = scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state = 'pending' AND run_after > now() + interval '59 minutes'").await;
+    assert_eq!(later, 1);
+    assert_eq!(text(&client, "SELECT last_error FROM piw.jobs").await.as_deref(), Some("disk full"));
+    assert_eq!(status(&client).await, (1, 0, 0, true));
+    assert_eq!(claim(&client, "piw.claim_jobs('L1')").await, [], "not before run_after");
+
+    client.batch_execute("UPDATE piw.jobs SET run_after = now()").await.unwrap();
+    let again = claim(&client, "piw.claim_jobs('L1')").await;
+    assert_eq!(again, [(id, "home".into(), 2)]);
+    assert!(call(&client, &format!("SELECT piw.fail_job({id}, 'L1', 'still full', NULL)")).await);
+    assert_eq!(status(&client).await, (0, 0, 1, false));
+    assert_eq!(text(&client, "SELECT last_error FROM piw.jobs WHERE state = 'failed'").await.as_deref(), Some("still full"));
+    assert_eq!(claim(&client, "piw.claim_jobs('L1')").await, [], "failed jobs stay failed");
+}
+
+#[tokio::test]
+async fn retry_failed_puts_failed_jobs_back_with_fresh_attempts() {
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('home'); CALL piw.rebuild('search')").await.unwrap();
+    for (id, _, _) in claim(&client, "piw.claim_jobs('L1')").await {
+        assert!(call(&client, &format!("SELECT piw.fail_job({id}, 'L1', 'boom', NULL)")).await);
+    }
+    assert_eq!(status(&client).await, (0, 0, 2, false));
+
+    client.batch_execute("CALL piw.retry_failed()").await.unwrap();
+    assert_eq!(status(&client).await, (2, 0, 0, true));
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state = 'pending' AND attempts = 0").await, 2);
+    let claimed = claim(&client, "piw.claim_jobs('L2')").await;
+    assert_eq!(claimed.iter().map(|c| c.2).collect::<Vec<_>>(), [1, 1]);
+}
+
+#[tokio::test]
+async fn queue_status_counts_each_state() {
+    let (_db, client) = empty_queue().await;
+    assert_eq!(status(&client).await, (0, 0, 0, false), "empty: oldest_pending is null");
+    client.batch_execute("CALL piw.rebuild('home'); CALL piw.rebuild('search')").await.unwrap();
+    client.batch_execute("CALL piw.rebuild('index')").await.unwrap();
+    assert_eq!(status(&client).await, (5, 0, 0, true));
+    let positive = scalar(&client, "SELECT count(*) FROM piw.queue_status() WHERE oldest_pending >= interval '0'").await;
+    assert_eq!(positive, 1);
+
+    let claimed = claim(&client, "piw.claim_jobs('L1', 2)").await;
+    assert_eq!(claimed.len(), 2);
+    assert!(call(&client, &format!("SELECT piw.fail_job({}, 'L1', 'x', NULL)", claimed[0].0)).await);
+    assert_eq!(status(&client).await, (3, 1, 1, true));
+}
+
+#[tokio::test]
+async fn enqueue_notifies_a_listening_connection() {
+    let (db, client) = empty_queue().await;
+    let mut listener = Listener::start(&db.config).await;
+
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    assert_eq!(listener.next().await, ("piw_jobs".into(), String::new()));
+
+    // One transaction queueing several targets wakes listeners once.
+    client
+        .batch_execute("BEGIN; CALL piw.rebuild('home'); CALL piw.rebuild('search'); CALL piw.rebuild('index'); COMMIT")
+        .await
+        .unwrap();
+    client.batch_execute("SELECT pg_notify('piw_jobs', 'marker')").await.unwrap();
+    assert_eq!(listener.next().await.1, "");
+    assert_eq!(listener.next().await.1, "marker", "exactly one wake-up for the transaction");
+}
+
+#[tokio::test]
+async fn enqueue_skips_notify_while_a_listener_is_awake() {
+    let (db, client) = empty_queue().await;
+    let mut listener = Listener::start(&db.config).await;
+    let other = db.connect().await;
+
+    listener.client.batch_execute("SELECT piw.listener_heartbeat('L1', true)").await.unwrap();
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    other.batch_execute("SELECT pg_notify('piw_jobs', 'marker 1')").await.unwrap();
+    assert_eq!(listener.next().await.1, "marker 1", "no wake-up while L1 is awake");
+    assert_eq!(queued(&client).await, [job("home", "", "")], "the job was queued all the same");
+
+    listener.client.batch_execute("SELECT piw.listener_heartbeat('L1', false)").await.unwrap();
+    client.batch_execute("CALL piw.rebuild('search')").await.unwrap();
+    other.batch_execute("SELECT pg_notify('piw_jobs', 'marker 2')").await.unwrap();
+    assert_eq!(listener.next().await.1, "", "asleep: woken again");
+    assert_eq!(listener.next().await.1, "marker 2");
+
+    // A listener that left no longer counts as awake.
+    listener.client.batch_execute("SELECT piw.listener_heartbeat('L1', true); SELECT piw.listener_leave('L1')").await.unwrap();
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    assert_eq!(listener.next().await.1, "");
+}
+
+#[tokio::test]
+async fn listener_leave_returns_its_jobs_to_the_queue() {
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('home'); SELECT piw.listener_heartbeat('L1', true)").await.unwrap();
+    let id = claim(&client, "piw.claim_jobs('L1')").await[0].0;
+    client.batch_execute("SELECT piw.listener_leave('L1')").await.unwrap();
+    assert_eq!(status(&client).await, (1, 0, 0, true));
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.listeners").await, 0);
+    assert_eq!(claim(&client, "piw.claim_jobs('L2')").await, [(id, "home".into(), 2)]);
+}
