@@ -12,6 +12,8 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA piw FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA piw FROM PUBLIC;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA piw TO piw_admin;
+-- The migration history is piw-initdb's alone: a hand-edited row would make it skip or redo a migration.
+REVOKE INSERT, UPDATE, DELETE ON piw.refinery_schema_history FROM piw_admin;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA piw TO piw_admin;
 GRANT EXECUTE ON ALL ROUTINES IN SCHEMA piw TO piw_admin;
 

@@ -6,6 +6,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM old_rows) THEN
+        RETURN NULL;
+    END IF;
     PERFORM piw._enqueue(
         ARRAY(SELECT ROW('delete_package', o.package, '')::piw.job_target FROM old_rows o)
         || ARRAY[ROW('home', '', '')::piw.job_target,

@@ -15,7 +15,7 @@ BEGIN
     DELETE FROM piw.builds b WHERE b.package = v_package;
     DELETE FROM piw.versions v WHERE v.package = v_package;
     IF coalesce(remove_package.skip, false) THEN
-        UPDATE piw.packages p SET skip = 'removed by admin' WHERE p.package = v_package;
+        UPDATE piw.packages p SET skip = CASE WHEN p.skip = '' THEN 'removed by admin' ELSE p.skip END WHERE p.package = v_package;
     ELSE
         DELETE FROM piw.packages p WHERE p.package = v_package;
     END IF;

@@ -21,7 +21,7 @@ BEGIN
        AND b.version = v_version;
     IF coalesce(remove_version.skip, false) THEN
         UPDATE piw.versions v
-           SET skip = 'removed by admin'
+           SET skip = CASE WHEN v.skip = '' THEN 'removed by admin' ELSE v.skip END  -- keep a reason given earlier
          WHERE v.package = v_package AND v.version = v_version;
     ELSE
         DELETE FROM piw.versions v
