@@ -200,3 +200,5 @@ pub async fn snapshot_all(client: &Client) -> Vec<String> {
 pub fn write_stdin(stdin: &mut ChildStdin, text: &str) {
     let _ = stdin.write_all(text.as_bytes());
 }
+
+pub mod daemon;
