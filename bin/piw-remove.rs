@@ -14,7 +14,8 @@ struct Args {
     /// The name of the package to remove
     package: String,
     /// The version of the package to remove
-    version: String,
+    #[arg(value_name = "VERSION")]
+    package_version: String,
     /// Mark the version to prevent future build attempts
     #[arg(short, long)]
     skip: bool,
@@ -37,12 +38,12 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), CliError> {
     args.common.init_logging()?;
     confirm(
-        &format!("Remove version {} of package {} (its builds, files and downloads)?", args.version, args.package),
+        &format!("Remove version {} of package {} (its builds, files and downloads)?", args.package_version, args.package),
         args.yes,
     )?;
     let client = connect(&args.common).await?;
-    piw::admin::remove_version(&client, &args.package, &args.version, args.skip).await?;
-    tracing::info!("removed version {} of package {}{}", args.version, args.package, if args.skip { " and marked it skipped" } else { "" });
+    piw::admin::remove_version(&client, &args.package, &args.package_version, args.skip).await?;
+    tracing::info!("removed version {} of package {}{}", args.package_version, args.package, if args.skip { " and marked it skipped" } else { "" });
     if args.wait {
         wait_until_drained(&client).await?;
     }

@@ -12,7 +12,8 @@ struct Args {
     /// The package to skip
     package: String,
     /// The version to skip (omit to skip the whole package)
-    version: Option<String>,
+    #[arg(value_name = "VERSION")]
+    package_version: Option<String>,
     /// Why it is skipped (shown on the project page)
     #[arg(long, value_name = "TEXT", default_value = "skipped by admin", conflicts_with = "unskip")]
     reason: String,
@@ -36,13 +37,13 @@ async fn run(args: Args) -> Result<(), CliError> {
     args.common.init_logging()?;
     let client = connect(&args.common).await?;
     let (package, reason) = (args.package.as_str(), args.reason.as_str());
-    match (&args.version, args.unskip) {
+    match (&args.package_version, args.unskip) {
         (None, false) => piw::admin::skip_package(&client, package, reason).await?,
         (None, true) => piw::admin::unskip_package(&client, package).await?,
         (Some(version), false) => piw::admin::skip_version(&client, package, version, reason).await?,
         (Some(version), true) => piw::admin::unskip_version(&client, package, version).await?,
     }
-    let what = match &args.version {
+    let what = match &args.package_version {
         Some(version) => format!("version {version} of package {package}"),
         None => format!("package {package}"),
     };

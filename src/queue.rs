@@ -155,3 +155,17 @@ pub async fn leave(client: &impl GenericClient, listener: &str) -> Result<()> {
     client.execute("SELECT piw.listener_leave($1)", &[&listener]).await?;
     Ok(())
 }
+
+/// How long until the queue next has something runnable without anyone asking: the earliest retry
+/// of a failed job, or the earliest lease to run out. `None` when nothing is waiting for a time.
+pub async fn next_due_in(client: &impl GenericClient) -> Result<Option<Duration>> {
+    let row = client
+        .query_one(
+            "SELECT extract(epoch FROM least(
+                        (SELECT min(run_after) FROM piw.jobs WHERE state = 'pending'),
+                        (SELECT min(locked_until) FROM piw.jobs WHERE state = 'running')) - now())::float8",
+            &[],
+        )
+        .await?;
+    Ok(row.get::<_, Option<f64>>(0).map(|secs| Duration::from_secs_f64(secs.max(0.0))))
+}

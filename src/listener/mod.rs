@@ -121,10 +121,15 @@ impl Listener {
         // After a failed drain some claimed jobs may still be marked ours: hand them back first.
         let mut release_first = true;
         while !self.cancel.is_cancelled() {
+            let mut next_poll = self.options.poll_interval;
             match self.drain(release_first).await {
-                Ok(()) => {
+                Ok(due_in) => {
                     backoff.reset();
                     release_first = false;
+                    // A retry or a lost lease falls due without a notification.
+                    if let Some(due_in) = due_in {
+                        next_poll = next_poll.min(due_in + Duration::from_millis(5));
+                    }
                 }
                 Err(e) => {
                     release_first = true;
@@ -139,14 +144,15 @@ impl Listener {
             }
             tokio::select! {
                 () = wake.notified() => {}
-                () = tokio::time::sleep(self.options.poll_interval) => {}
+                () = tokio::time::sleep(next_poll) => {}
                 () = self.cancel.cancelled() => {}
             }
         }
     }
 
-    /// Claim and carry out jobs until the queue has nothing runnable for us.
-    async fn drain(&self, release_first: bool) -> Result<()> {
+    /// Claim and carry out jobs until the queue has nothing runnable for us; then say when
+    /// something falls due (a retry, a lease running out).
+    async fn drain(&self, release_first: bool) -> Result<Option<Duration>> {
         if release_first {
             queue::leave(&**self.client().await?, &self.id).await?;
         }
@@ -154,7 +160,7 @@ impl Listener {
         let mut done = 0usize;
         loop {
             if self.cancel.is_cancelled() {
-                return Ok(());
+                return Ok(None);
             }
             let mut jobs = self.claim().await?;
             if jobs.is_empty() {
@@ -166,7 +172,7 @@ impl Listener {
                     if done > 0 {
                         tracing::debug!("queue drained after {done} jobs");
                     }
-                    return Ok(());
+                    return queue::next_due_in(&**self.client().await?).await;
                 }
                 self.set_awake(true).await?;
             }

@@ -1,0 +1,227 @@
+//! The listener end to end: requests made in SQL are carried out on a real output directory.
+mod support;
+
+use std::{fs, path::Path};
+
+use support::{
+    daemon::{drained, output_dir, RunningListener},
+    fixtures::*,
+    TestDb,
+};
+
+fn read(root: &Path, relative: &str) -> String {
+    fs::read_to_string(root.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// Put a wheel file where the importer would, for every file row.
+async fn place_wheels(client: &tokio_postgres::Client, root: &Path) {
+    for row in client
+        .query("SELECT b.package, f.filename FROM piw.files f JOIN piw.builds b USING (build_id)", &[])
+        .await
+        .unwrap()
+    {
+        let (package, filename): (String, String) = (row.get(0), row.get(1));
+        let dir = root.join("simple").join(package);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(filename), b"wheel bytes").unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backlog_queued_before_start_is_published() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let out = output_dir();
+
+    let listener = RunningListener::start(&db, out.path().to_owned());
+    drained(&client).await;
+    listener.stop().await;
+
+    let root = out.path();
+    assert!(read(root, "simple/index.html").contains(r#"href="foo/""#));
+    assert!(read(root, "simple/foo/index.html").contains("foo-1.0-py3-none-any.whl#sha256="));
+    assert!(read(root, "project/foo/index.html").contains("foo"));
+    assert!(root.join("project/foo/json/index.json").is_file());
+    assert!(root.join("index.html").is_file());
+    let search: serde_json::Value = serde_json::from_str(&read(root, "packages.json")).unwrap();
+    assert_eq!(search.as_array().map(Vec::len), Some(2), "{search}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_version_deletes_wheels_and_rewrites_pages() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let out = output_dir();
+    let root = out.path();
+    place_wheels(&client, root).await;
+    let listener = RunningListener::start(&db, root.to_owned());
+    drained(&client).await;
+    assert!(read(root, "simple/foo/index.html").contains("foo-1.0-py3-none-any.whl"));
+
+    client.execute("CALL piw.remove_version('foo', '1.0')", &[]).await.unwrap();
+    drained(&client).await;
+
+    assert!(!root.join("simple/foo/foo-1.0-py3-none-any.whl").exists(), "wheel deleted");
+    assert!(root.join("simple/foo/foo-2.0-py3-none-any.whl").exists(), "other version's wheel kept");
+    assert!(!read(root, "simple/foo/index.html").contains("foo-1.0-"));
+    assert!(read(root, "simple/foo/index.html").contains("foo-2.0-py3-none-any.whl"));
+    listener.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_sql_delete_of_a_file_row_deletes_the_wheel() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let out = output_dir();
+    let root = out.path();
+    place_wheels(&client, root).await;
+    let listener = RunningListener::start(&db, root.to_owned());
+
+    client.execute("DELETE FROM piw.files WHERE filename = 'bar-0.1-py3-none-any.whl'", &[]).await.unwrap();
+    drained(&client).await;
+
+    assert!(!root.join("simple/bar/bar-0.1-py3-none-any.whl").exists());
+    assert!(!read(root, "simple/bar/index.html").contains("bar-0.1-py3-none-any.whl"));
+    listener.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_package_deletes_its_directories_and_leaves_the_indexes() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let out = output_dir();
+    let root = out.path();
+    place_wheels(&client, root).await;
+    let listener = RunningListener::start(&db, root.to_owned());
+    drained(&client).await;
+    assert!(root.join("project/bar/index.html").exists());
+
+    client.execute("CALL piw.remove_package('bar')", &[]).await.unwrap();
+    drained(&client).await;
+
+    assert!(!root.join("simple/bar").exists(), "simple/bar removed");
+    assert!(!root.join("project/bar").exists(), "project/bar removed");
+    assert!(!read(root, "simple/index.html").contains("bar/"));
+    assert!(root.join("simple/foo/foo-1.0-py3-none-any.whl").exists(), "other packages untouched");
+    listener.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_yank_and_their_undoing_change_the_simple_page() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let out = output_dir();
+    let root = out.path();
+    let listener = RunningListener::start(&db, root.to_owned());
+    let page = || read(root, "simple/foo/index.html");
+
+    client.execute("CALL piw.yank_version('foo', '1.0')", &[]).await.unwrap();
+    drained(&client).await;
+    let yanked_line = page().lines().find(|l| l.contains("foo-1.0-py3-none-any.whl")).map(str::to_owned);
+    assert!(yanked_line.is_some_and(|l| l.contains("data-yanked")), "{}", page());
+
+    client.execute("CALL piw.unyank_version('foo', '1.0')", &[]).await.unwrap();
+    client.execute("CALL piw.skip_version('foo', '1.0', 'broken')", &[]).await.unwrap();
+    drained(&client).await;
+    assert!(!page().contains("data-yanked"));
+    assert!(!page().contains("foo-1.0-"), "skipped version absent");
+
+    client.execute("CALL piw.unskip_version('foo', '1.0')", &[]).await.unwrap();
+    drained(&client).await;
+    assert!(page().contains("foo-1.0-py3-none-any.whl"));
+
+    client.execute("CALL piw.skip_package('foo')", &[]).await.unwrap();
+    drained(&client).await;
+    assert!(!read(root, "simple/index.html").contains("foo/"), "skipped package leaves the root index");
+    assert!(!page().contains(".whl"), "skipped package lists no files");
+    listener.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_repairs_pages_changed_by_hand() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let out = output_dir();
+    let root = out.path();
+    let listener = RunningListener::start(&db, root.to_owned());
+    drained(&client).await;
+    let pages = ["index.html", "packages.json", "simple/index.html", "simple/foo/index.html", "project/foo/index.html", "project/bar/json/index.json"];
+    let originals: Vec<String> = pages.iter().map(|p| read(root, p)).collect();
+    for page in pages {
+        fs::write(root.join(page), "defaced").unwrap();
+    }
+
+    for part in ["home", "search"] {
+        client.execute("CALL piw.rebuild($1)", &[&part]).await.unwrap();
+    }
+    client.execute("CALL piw.rebuild('index', 'foo')", &[]).await.unwrap();
+    client.execute("CALL piw.rebuild('index')", &[]).await.unwrap();
+    drained(&client).await;
+
+    for (page, original) in pages.iter().zip(&originals) {
+        let now = read(root, page);
+        assert_ne!(now, "defaced", "{page} repaired");
+        if *page != "index.html" {
+            assert_eq!(&now, original, "{page} restored exactly");
+        }
+    }
+    listener.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_description_is_escaped_on_the_project_page() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let out = output_dir();
+    let root = out.path();
+    let listener = RunningListener::start(&db, root.to_owned());
+    client
+        .execute("UPDATE piw.packages SET description = '<script>alert(\"x\")</script>' WHERE package = 'foo'", &[])
+        .await
+        .unwrap();
+    drained(&client).await;
+    let page = read(root, "project/foo/index.html");
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(page.contains("&lt;script&gt;"), "{page}");
+    listener.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symlink_leading_outside_is_refused_and_other_work_flows() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let outside = output_dir();
+    fs::write(outside.path().join("bar-0.1-py3-none-any.whl"), b"not yours").unwrap();
+    let out = output_dir();
+    let root = out.path();
+    fs::create_dir_all(root.join("simple")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.join("simple/bar")).unwrap();
+    let listener = RunningListener::start(&db, root.to_owned());
+    drained(&client).await;
+    // Everything about bar failed; everything else was done.
+    let failed: i64 = client.query_one("SELECT count(*) FROM piw.jobs WHERE state = 'failed'", &[]).await.unwrap().get(0);
+    assert!(failed >= 1, "bar's simple page refused");
+
+    client.execute("DELETE FROM piw.files WHERE filename = 'bar-0.1-py3-none-any.whl'", &[]).await.unwrap();
+    client.execute("CALL piw.rebuild('index', 'foo')", &[]).await.unwrap();
+    drained(&client).await;
+
+    assert_eq!(fs::read(outside.path().join("bar-0.1-py3-none-any.whl")).unwrap(), b"not yours");
+    assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 1, "nothing written outside");
+    let error: String = client
+        .query_one("SELECT last_error FROM piw.jobs WHERE state = 'failed' AND kind = 'delete_wheel'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(error.contains("symbolic link"), "{error}");
+    assert!(read(root, "simple/foo/index.html").contains("foo-2.0"), "other work flows");
+    listener.stop().await;
+}
