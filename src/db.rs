@@ -48,7 +48,9 @@ pub async fn connect_with(config: &Config) -> Result<Client> {
 /// Make sure the embedded cluster under `home` exists, runs and holds a migrated `piw` database.
 pub async fn ensure_embedded(home: &Path) -> Result<Config> {
     let home = home.to_owned();
-    let cluster = tokio::task::spawn_blocking(move || start_embedded_cluster(&home))
+    // Held until the database is created and migrated: two tools started at once on a new
+    // PIW_HOME must not both run initdb, CREATE DATABASE or the first migration.
+    let (cluster, _lock) = tokio::task::spawn_blocking(move || start_embedded_cluster(&home))
         .await
         .map_err(|e| Error::Cluster(format!("cluster start-up panicked: {e}")))??;
     let admin = connect_with(&cluster.config("postgres")).await?;
@@ -57,12 +59,8 @@ pub async fn ensure_embedded(home: &Path) -> Result<Config> {
         .await?
         .is_some();
     if !exists {
-        match admin.batch_execute(&format!("CREATE DATABASE {EMBEDDED_DBNAME}")).await {
-            Ok(()) => tracing::info!("created database {EMBEDDED_DBNAME} in {}", cluster.root().display()),
-            // Another tool created it at the same moment.
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
-            Err(e) => return Err(e.into()),
-        }
+        admin.batch_execute(&format!("CREATE DATABASE {EMBEDDED_DBNAME}")).await?;
+        tracing::info!("created database {EMBEDDED_DBNAME} in {}", cluster.root().display());
     }
     drop(admin);
     let config = cluster.config(EMBEDDED_DBNAME);
@@ -91,9 +89,9 @@ pub fn embedded_cluster(home: &Path) -> Result<Cluster> {
     Cluster::new(fallback)
 }
 
-fn start_embedded_cluster(home: &Path) -> Result<Cluster> {
+/// Create and start the cluster if needed; returns it with the start-up lock still held.
+fn start_embedded_cluster(home: &Path) -> Result<(Cluster, File)> {
     std::fs::create_dir_all(home).map_err(|e| Error::io(format!("cannot create {}", home.display()), e))?;
-    // Two tools started at once must not both run initdb.
     let lock_path = home.join(".cluster.lock");
     let lock = File::create(&lock_path).map_err(|e| Error::io(format!("cannot create {}", lock_path.display()), e))?;
     // SAFETY: flock on a file descriptor we own; released when `lock` is dropped.
@@ -116,8 +114,7 @@ fn start_embedded_cluster(home: &Path) -> Result<Cluster> {
         tracing::info!("starting the embedded PostgreSQL cluster in {}", cluster.root().display());
         cluster.start()?;
     }
-    drop(lock);
-    Ok(cluster)
+    Ok((cluster, lock))
 }
 
 /// A stable 64-bit FNV-1a hash, for naming a directory after a path.
