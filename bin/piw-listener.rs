@@ -42,7 +42,7 @@ fn seconds(value: f64, name: &str) -> Result<Duration, CliError> {
     Duration::try_from_secs_f64(value)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| CliError::Failed(piw::Error::Cluster(format!("--{name} must be a positive number of seconds"))))
+        .ok_or_else(|| CliError::Failed(piw::Error::Usage(format!("--{name} must be a positive number of seconds"))))
 }
 
 #[tokio::main]

@@ -141,23 +141,25 @@ pub async fn connect(common: &CommonArgs) -> Result<tokio_postgres::Client, CliE
     Ok(crate::db::connect(&settings.database).await?)
 }
 
-/// Wait until the queue is drained (`--wait`): until every request queued so far is carried out.
-/// Says once, after a while, that a listener must be running for that to happen.
+/// Wait (`--wait`) until the work queued so far, this tool's included, is carried out: every job up
+/// to the newest one now. Work queued later, by anyone, is not waited for. Says once, after a
+/// while, that a listener must be running for that to happen.
 pub async fn wait_until_drained(client: &tokio_postgres::Client) -> Result<(), CliError> {
+    let last = crate::queue::last_job_id(client).await?;
     let started = std::time::Instant::now();
     let mut hinted = false;
     let mut pause = std::time::Duration::from_millis(5);
     loop {
-        let status = crate::queue::status(client).await?;
-        if status.is_drained() {
-            if status.failed > 0 {
-                tracing::warn!("{} job(s) failed; see piw.jobs and CALL piw.retry_failed()", status.failed);
+        let (to_do, failed) = crate::queue::progress_up_to(client, last).await?;
+        if to_do == 0 {
+            if failed > 0 {
+                return Err(CliError::Failed(Error::JobsFailed(failed)));
             }
             return Ok(());
         }
         if !hinted && started.elapsed() > std::time::Duration::from_secs(5) {
             hinted = true;
-            tracing::info!("waiting for the queue to drain ({} pending); is piw-listener running?", status.pending);
+            tracing::info!("waiting for {to_do} job(s); is piw-listener running?");
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(std::time::Duration::from_millis(200));

@@ -24,7 +24,7 @@ pub async fn config(database: &Database) -> Result<Config> {
     match database {
         Database::Dsn(dsn) => dsn
             .parse::<Config>()
-            .map_err(|e| Error::Cluster(format!("invalid DSN: {e}"))),
+            .map_err(|e| Error::InvalidDsn(e.to_string())),
         Database::Embedded { home } => ensure_embedded(home).await,
     }
 }

@@ -30,6 +30,18 @@ pub enum Error {
     /// The private PostgreSQL cluster could not be set up or started.
     #[error("{0}")]
     Cluster(String),
+    /// A connection string that libpq syntax does not allow.
+    #[error("invalid DSN: {0}")]
+    InvalidDsn(String),
+    /// A wheel that cannot be imported (bad filename, skipped package or version).
+    #[error("{0}")]
+    Import(String),
+    /// Work waited for (`--wait`) ended failed.
+    #[error("{0} job(s) failed; see piw.jobs (state = 'failed') and CALL piw.retry_failed()")]
+    JobsFailed(i64),
+    /// A command-line value out of range.
+    #[error("{0}")]
+    Usage(String),
     /// A configuration file could not be read or parsed.
     #[error("configuration file {path}: {message}")]
     Config { path: PathBuf, message: String },

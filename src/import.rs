@@ -61,13 +61,13 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     let filename = wheel
         .file_name()
         .and_then(|name| name.to_str())
-        .ok_or_else(|| Error::Cluster(format!("{}: not a file name", wheel.display())))?
+        .ok_or_else(|| Error::Import(format!("{}: not a file name", wheel.display())))?
         .to_owned();
     let name = WheelName::parse(&filename)
-        .ok_or_else(|| Error::Cluster(format!("{filename}: not a wheel filename (DIST-VERSION-PY-ABI-PLATFORM.whl)")))?;
+        .ok_or_else(|| Error::Import(format!("{filename}: not a wheel filename (DIST-VERSION-PY-ABI-PLATFORM.whl)")))?;
     let bytes = read_file(wheel)?;
     let hash = hex::encode(Sha256::digest(&bytes));
-    let size = i64::try_from(bytes.len()).map_err(|_| Error::Cluster(format!("{filename}: too large")))?;
+    let size = i64::try_from(bytes.len()).map_err(|_| Error::Import(format!("{filename}: too large")))?;
 
     let transaction = client.transaction().await?;
     let row = transaction
@@ -83,7 +83,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     let package: String = row.get(0);
     let package_skip: String = row.get(1);
     if !package_skip.is_empty() {
-        return Err(Error::Cluster(format!("package {package} is skipped ({package_skip})")));
+        return Err(Error::Import(format!("package {package} is skipped ({package_skip})")));
     }
     let version_skip: String = transaction
         .query_one(
@@ -95,7 +95,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
         .await?
         .get(0);
     if !version_skip.is_empty() {
-        return Err(Error::Cluster(format!("version {} of package {package} is skipped ({version_skip})", name.version)));
+        return Err(Error::Import(format!("version {} of package {package} is skipped ({version_skip})", name.version)));
     }
     transaction
         .execute(

@@ -169,3 +169,21 @@ pub async fn next_due_in(client: &impl GenericClient) -> Result<Option<Duration>
         .await?;
     Ok(row.get::<_, Option<f64>>(0).map(|secs| Duration::from_secs_f64(secs.max(0.0))))
 }
+
+/// The newest job id so far: `--wait` waits for the jobs up to it, not for work queued later.
+pub async fn last_job_id(client: &impl GenericClient) -> Result<i64> {
+    Ok(client.query_one("SELECT coalesce(max(job_id), 0) FROM piw.jobs", &[]).await?.get(0))
+}
+
+/// Of the jobs up to `job_id`: how many are still to do (pending or running), and how many failed.
+pub async fn progress_up_to(client: &impl GenericClient, job_id: i64) -> Result<(i64, i64)> {
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE state IN ('pending', 'running')),
+                    count(*) FILTER (WHERE state = 'failed')
+               FROM piw.jobs WHERE job_id <= $1",
+            &[&job_id],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
