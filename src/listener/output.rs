@@ -66,6 +66,9 @@ impl OutputDir {
             if meta.is_file() && meta.len() == bytes.len() as u64 {
                 if let Ok(existing) = fs::read(&target) {
                     if existing == bytes {
+                        // A listener killed between writing the temporary file and renaming it
+                        // left it behind; no one else writes this page now (one writer per page).
+                        let _ = fs::remove_file(dir.join(temporary_name(name)));
                         return Ok(Written::Unchanged);
                     }
                 }

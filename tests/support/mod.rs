@@ -202,3 +202,6 @@ pub fn write_stdin(stdin: &mut ChildStdin, text: &str) {
 }
 
 pub mod daemon;
+pub mod bulk;
+pub mod invariant;
+pub mod process;

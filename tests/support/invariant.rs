@@ -1,0 +1,206 @@
+//! The invariant every fault test ends on: once the queue is drained, the output directory is a pure
+//! function of the database.
+//!
+//! - every page equals a fresh render of the current rows, byte for byte (the home page's "built"
+//!   line masked: it is the one line that varies between renders of the same rows);
+//! - no page or directory exists for a package that does not exist;
+//! - every wheel the test put in place whose file row still exists is present;
+//! - no wheel remains whose file row is gone;
+//! - no temporary file (`.NAME.piw-tmp`) remains, and nothing else is there.
+#![allow(dead_code)]
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::{Path, PathBuf},
+};
+
+use piw::pages::{self, Output};
+use tokio_postgres::Client;
+
+/// Wheels a test put under the output path, as (package, filename).
+pub type Placed = BTreeSet<(String, String)>;
+
+/// The element of `index.html` that holds the time it was built (see templates/home.html).
+const HOME_BUILT_LINE: &str = "<p id=\"built\">";
+
+/// Everything that breaks the invariant, one line each; empty when it holds.
+pub async fn violations(client: &Client, root: &Path, placed: &Placed) -> Vec<String> {
+    violations_ignoring(client, root, placed, &[]).await
+}
+
+/// Like [`violations`], but paths under `ignore` (relative, e.g. a symlink a test planted) are
+/// neither walked nor reported.
+pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, ignore: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let status = piw::queue::status(client).await.expect("queue status");
+    if !status.is_drained() || status.failed > 0 {
+        found.push(format!("queue not drained or not clean: {status:?}"));
+        for row in client
+            .query("SELECT kind, package, filename, state, last_error FROM piw.jobs WHERE state = 'failed' LIMIT 5", &[])
+            .await
+            .expect("failed jobs")
+        {
+            let (kind, package, filename, state, error): (String, String, String, String, Option<String>) =
+                (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+            found.push(format!("  {state} job {kind} {package:?} {filename:?}: {}", error.unwrap_or_default()));
+        }
+    }
+
+    let (mut expected, packages, wheels) = render_everything(client).await;
+    let ignore: Vec<PathBuf> = ignore.iter().map(PathBuf::from).collect();
+    let mut on_disk = Vec::new();
+    walk(root, Path::new(""), &ignore, &mut on_disk, &mut found);
+
+    for (relative, kind) in on_disk {
+        let text = relative.to_string_lossy().into_owned();
+        let parts: Vec<&str> = text.split('/').collect();
+        let name = parts.last().copied().unwrap_or_default();
+        if name.starts_with('.') && name.ends_with(".piw-tmp") {
+            found.push(format!("temporary file left behind: {text}"));
+            continue;
+        }
+        let in_package_dir = parts.len() >= 3 || (parts.len() == 2 && !matches!(kind, Kind::File));
+        if (parts[0] == "simple" || parts[0] == "project") && in_package_dir && !packages.contains(parts[1]) {
+            if parts.len() == 2 {
+                found.push(format!("{text} belongs to package {:?}, which does not exist", parts[1]));
+            }
+            continue;
+        }
+        match kind {
+            Kind::Dir => continue,
+            Kind::Symlink => {
+                found.push(format!("unexpected symbolic link: {text}"));
+                continue;
+            }
+            Kind::File => {}
+        }
+        if let Some(bytes) = expected.remove(&relative) {
+            let actual = fs::read(root.join(&relative)).unwrap_or_default();
+            if mask(&text, &actual) != mask(&text, &bytes) {
+                found.push(format!("{text} differs from a fresh render: {}", first_difference(&actual, &bytes)));
+            }
+        } else if parts.len() == 3 && parts[0] == "simple" && name != "index.html" {
+            if !wheels.contains(&(parts[1].to_owned(), name.to_owned())) {
+                found.push(format!("wheel {text} remains, but its file row is gone"));
+            }
+        } else {
+            found.push(format!("unexpected file {text}"));
+        }
+    }
+    for missing in expected.keys() {
+        found.push(format!("page {} is missing", missing.display()));
+    }
+    for (package, filename) in placed {
+        let path = Path::new("simple").join(package).join(filename);
+        if wheels.contains(&(package.clone(), filename.clone())) && !root.join(&path).is_file() {
+            found.push(format!("wheel {} was put in place and its row exists, but it is gone", path.display()));
+        }
+    }
+    found
+}
+
+/// Assert that the invariant holds, listing every violation.
+pub async fn assert_holds(client: &Client, root: &Path, placed: &Placed) {
+    assert_holds_ignoring(client, root, placed, &[]).await;
+}
+
+pub async fn assert_holds_ignoring(client: &Client, root: &Path, placed: &Placed, ignore: &[&str]) {
+    let found = violations_ignoring(client, root, placed, ignore).await;
+    assert!(found.is_empty(), "the output directory is not a fresh render of the database:\n  {}", found.join("\n  "));
+}
+
+/// Every page a fresh render produces (path -> bytes), the set of packages, and every file row as
+/// (package, filename), all from one snapshot.
+async fn render_everything(client: &Client) -> (BTreeMap<PathBuf, Vec<u8>>, BTreeSet<String>, BTreeSet<(String, String)>) {
+    client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.expect("begin snapshot");
+    let mut pages = BTreeMap::new();
+    let mut keep = |output: Output| {
+        if let Output::Write { path, bytes } = output {
+            pages.insert(path, bytes);
+        }
+    };
+    for outputs in [pages::home(client).await, pages::search(client).await, pages::simple_root(client).await] {
+        outputs.expect("render").into_iter().for_each(&mut keep);
+    }
+    pages::all_simple(client, &mut |o| {
+        keep(o);
+        Ok(())
+    })
+    .await
+    .expect("render every simple page");
+    pages::all_project(client, &mut |o| {
+        keep(o);
+        Ok(())
+    })
+    .await
+    .expect("render every project page");
+    let packages = client.query("SELECT package FROM piw.packages", &[]).await.expect("packages");
+    let packages = packages.iter().map(|r| r.get::<_, String>(0)).collect();
+    let wheels = client
+        .query("SELECT b.package, f.filename FROM piw.files f JOIN piw.builds b USING (build_id)", &[])
+        .await
+        .expect("file rows");
+    let wheels = wheels.iter().map(|r| (r.get(0), r.get(1))).collect();
+    client.batch_execute("COMMIT").await.expect("end snapshot");
+    (pages, packages, wheels)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    File,
+    Dir,
+    Symlink,
+}
+
+/// Every entry under `root/relative`, never following symbolic links.
+fn walk(root: &Path, relative: &Path, ignore: &[PathBuf], out: &mut Vec<(PathBuf, Kind)>, found: &mut Vec<String>) {
+    let entries = match fs::read_dir(root.join(relative)) {
+        Ok(entries) => entries,
+        Err(e) => {
+            found.push(format!("cannot read directory {}: {e}", relative.display()));
+            return;
+        }
+    };
+    let mut names: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
+    names.sort();
+    for name in names {
+        let path = relative.join(&name);
+        if ignore.iter().any(|i| path.starts_with(i)) {
+            continue;
+        }
+        let Ok(meta) = fs::symlink_metadata(root.join(&path)) else { continue };
+        if meta.file_type().is_symlink() {
+            out.push((path, Kind::Symlink));
+        } else if meta.is_dir() {
+            out.push((path.clone(), Kind::Dir));
+            walk(root, &path, ignore, out, found);
+        } else {
+            out.push((path, Kind::File));
+        }
+    }
+}
+
+/// The page with the home page's time of building blanked out.
+fn mask(path: &str, bytes: &[u8]) -> Vec<u8> {
+    if path != "index.html" {
+        return bytes.to_vec();
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.split('\n').map(|l| if l.trim_start().starts_with(HOME_BUILT_LINE) { HOME_BUILT_LINE } else { l }).collect();
+    lines.join("\n").into_bytes()
+}
+
+fn first_difference(actual: &[u8], expected: &[u8]) -> String {
+    let (actual, expected) = (String::from_utf8_lossy(actual), String::from_utf8_lossy(expected));
+    for (n, (a, e)) in actual.lines().zip(expected.lines()).enumerate() {
+        if a != e {
+            return format!("line {}: on disk {:?}, rendered {:?}", n + 1, clip(a), clip(e));
+        }
+    }
+    format!("{} lines on disk, {} rendered", actual.lines().count(), expected.lines().count())
+}
+
+fn clip(line: &str) -> String {
+    line.chars().take(120).collect()
+}

@@ -1,0 +1,106 @@
+//! The listener as a separate process (the built `piw-listener`), so a test can kill it with
+//! SIGKILL at any moment, or run it under resource limits.
+#![allow(dead_code)]
+
+use std::{
+    fs,
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+};
+
+use super::TestDb;
+
+/// A running `piw-listener`; killed (SIGKILL) when dropped.
+pub struct ListenerProcess {
+    child: Child,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+/// Settings for a listener process beyond the test defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Spawn {
+    /// Extra command-line arguments.
+    pub args: Vec<String>,
+    /// RLIMIT_FSIZE in bytes (SIGXFSZ ignored, so a write past it fails with EFBIG).
+    pub file_size_limit: Option<u64>,
+}
+
+impl ListenerProcess {
+    /// Start a listener with test settings: retries after 20 ms, a one-second lease (a killed
+    /// listener's jobs come back after it), four workers.
+    pub fn start(db: &TestDb, output: &Path) -> ListenerProcess {
+        Self::start_with(db, output, Spawn::default())
+    }
+
+    pub fn start_with(db: &TestDb, output: &Path, spawn: Spawn) -> ListenerProcess {
+        let log_dir = tempfile::Builder::new().prefix("piw-listener-log-").tempdir().expect("log dir");
+        let log = log_dir.path().join("stderr.log");
+        let stderr = fs::File::create(&log).expect("log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_piw-listener"));
+        command
+            .arg("--dsn")
+            .arg(db.dsn())
+            .arg("--output-path")
+            .arg(output)
+            .args(["--retry-delay", "0.02", "--lease", "1"])
+            .args(&spawn.args)
+            .env_remove("PIW_DSN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        if let Some(limit) = spawn.file_size_limit {
+            // SAFETY: signal and setrlimit are async-signal-safe.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let rlimit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command.spawn().expect("start piw-listener");
+        ListenerProcess { child, log, _log_dir: log_dir }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// SIGKILL: no chance to finish anything or hand anything back.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and wait for a clean exit (status 0).
+    pub fn stop(mut self) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let status = self.child.wait().expect("wait for piw-listener");
+        assert_eq!(status.code(), Some(0), "piw-listener exited uncleanly; its log:\n{}", self.log());
+    }
+
+    /// What it printed on stderr so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ListenerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
