@@ -3,11 +3,7 @@
 //! output directory is a fresh render of the database.
 mod support;
 
-use std::{
-    fs,
-    path::Path,
-    time::{Duration, Instant},
-};
+use std::{fs, time::Duration};
 
 use support::{
     bulk,
@@ -21,58 +17,16 @@ use tokio_postgres::Client;
 
 const PACKAGES: i32 = 300;
 
-/// Jobs currently leased to the listener process `pid` (the listener id is `host-PID-xxxx`).
-async fn running_for(client: &Client, pid: u32) -> i64 {
-    let pattern = format!("%-{pid}-%");
-    client
-        .query_one("SELECT count(*) FROM piw.jobs WHERE state = 'running' AND locked_by LIKE $1", &[&pattern])
-        .await
-        .expect("running jobs")
-        .get(0)
-}
-
-async fn drained(client: &Client) -> bool {
-    piw::queue::status(client).await.expect("queue status").is_drained()
-}
-
 /// Wait until `listener` holds a job and `progress()` has reached `at_least` (or the queue drained
 /// first), then SIGKILL it. Returns whether it died holding work.
 async fn kill_when(client: &Client, listener: ListenerProcess, at_least: usize, progress: impl Fn() -> usize) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let pid = listener.pid();
-    loop {
-        let holding = running_for(client, pid).await > 0;
-        if holding && progress() >= at_least {
-            listener.kill();
-            return true;
-        }
-        if !holding && drained(client).await {
-            listener.kill();
-            return false;
-        }
-        assert!(Instant::now() < deadline, "no progress towards {at_least} within a minute; log:\n{}", listener.log());
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-/// Overwrite every per-package page, so that a rebuild has to write each of them again.
-fn deface(root: &Path) {
-    for top in ["simple", "project"] {
-        for entry in fs::read_dir(root.join(top)).expect("read pages").flatten() {
-            let page = entry.path().join("index.html");
-            if page.is_file() {
-                fs::write(page, "defaced").expect("deface");
-            }
-        }
-    }
+    let busy = bulk::wait_busy(client, listener.pid(), at_least, progress, || listener.log()).await;
+    listener.kill();
+    busy
 }
 
 async fn wait_drained(client: &Client, listener: &ListenerProcess) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !drained(client).await {
-        assert!(Instant::now() < deadline, "queue not drained after two minutes; listener log:\n{}", listener.log());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    bulk::wait_drained(client, || listener.log()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +60,7 @@ async fn listener_killed_at_many_points_of_rebuilds_and_removals_loses_nothing()
             }
             // A full rebuild: two jobs that stream every package.
             1 => {
-                deface(root);
+                bulk::deface(root);
                 client.batch_execute("CALL piw.rebuild('index'); CALL piw.rebuild('project')").await.unwrap();
                 kill_when(&client, listener, at_least.min(500), || bulk::pages_containing(root, "<!DOCTYPE")).await
             }

@@ -43,13 +43,13 @@ pub async fn run(config: Config, wake: Arc<Notify>, cancel: CancellationToken) {
 
 /// One connection's life. `Ok` only when cancelled; `Err` says why the connection ended.
 async fn listen_once(config: &Config, wake: &Notify, cancel: &CancellationToken, backoff: &mut Backoff) -> Result<(), String> {
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| crate::Error::from(e).to_string())?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let listen_sql = format!("LISTEN {CHANNEL}");
     let client = &client;
     // The query in flight (LISTEN, then pings); it completes only while `messages` is polled.
     let mut pending_query: Fuse<BoxFuture<'_, Result<(), String>>> =
-        async move { client.batch_execute(&listen_sql).await.map_err(|e| e.to_string()) }.boxed().fuse();
+        async move { client.batch_execute(&listen_sql).await.map_err(|e| crate::Error::from(e).to_string()) }.boxed().fuse();
     let mut listening = false;
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -59,7 +59,7 @@ async fn listen_once(config: &Config, wake: &Notify, cancel: &CancellationToken,
             message = messages.next() => match message {
                 Some(Ok(AsyncMessage::Notification(_))) => wake.notify_one(),
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.to_string()),
+                Some(Err(e)) => return Err(crate::Error::from(e).to_string()),
                 None => return Err("connection closed".into()),
             },
             result = &mut pending_query, if !pending_query.is_terminated() => {
@@ -75,7 +75,7 @@ async fn listen_once(config: &Config, wake: &Notify, cancel: &CancellationToken,
             _ = ping.tick(), if listening && pending_query.is_terminated() => {
                 pending_query = async move {
                     match tokio::time::timeout(PING_TIMEOUT, client.batch_execute("")).await {
-                        Ok(result) => result.map_err(|e| e.to_string()),
+                        Ok(result) => result.map_err(|e| crate::Error::from(e).to_string()),
                         Err(_) => Err(format!("no answer to a ping within {} s", PING_TIMEOUT.as_secs())),
                     }
                 }

@@ -72,3 +72,56 @@ pub fn pages_containing(root: &Path, needle: &str) -> usize {
 pub fn wheels_gone(root: &Path, wheels: &[(String, String)]) -> usize {
     wheels.iter().filter(|(p, f)| !root.join("simple").join(p).join(f).exists()).count()
 }
+
+/// Overwrite every per-package page, so that a rebuild has to write each of them again.
+pub fn deface(root: &Path) {
+    for top in ["simple", "project"] {
+        let Ok(entries) = fs::read_dir(root.join(top)) else { continue };
+        for entry in entries.flatten() {
+            let page = entry.path().join("index.html");
+            if page.is_file() {
+                fs::write(page, "defaced").expect("deface");
+            }
+        }
+    }
+}
+
+/// Jobs currently leased to the listener process `pid` (a listener's id is `HOST-PID-XXXX`).
+pub async fn held_by(client: &Client, pid: u32) -> i64 {
+    let pattern = format!("%-{pid}-%");
+    client
+        .query_one("SELECT count(*) FROM piw.jobs WHERE state = 'running' AND locked_by LIKE $1", &[&pattern])
+        .await
+        .expect("running jobs")
+        .get(0)
+}
+
+pub async fn is_drained(client: &Client) -> bool {
+    piw::queue::status(client).await.expect("queue status").is_drained()
+}
+
+/// Wait (up to two minutes) for the queue to drain; on timeout show `log()` (the listener's).
+pub async fn wait_drained(client: &Client, log: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !is_drained(client).await {
+        assert!(std::time::Instant::now() < deadline, "queue not drained after two minutes; listener log:\n{}", log());
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Wait until the listener process `pid` holds a job and `progress()` has reached `at_least`;
+/// `false` if the queue drained first. Polls every millisecond so the moment is not always the same.
+pub async fn wait_busy(client: &Client, pid: u32, at_least: usize, progress: impl Fn() -> usize, log: impl Fn() -> String) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let holding = held_by(client, pid).await > 0;
+        if holding && progress() >= at_least {
+            return true;
+        }
+        if !holding && is_drained(client).await {
+            return false;
+        }
+        assert!(std::time::Instant::now() < deadline, "no progress towards {at_least} within a minute; log:\n{}", log());
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}

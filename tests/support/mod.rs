@@ -112,6 +112,18 @@ impl TestCluster {
         // Backends notice the postmaster's death and exit; a new postmaster waits for them.
         *postmaster = self.cluster.spawn_postmaster().expect("postmaster restarts");
     }
+
+    /// Stop the postmaster with a fast shutdown (SIGINT: sessions are ended, nothing is lost) and
+    /// start it again, as `pg_ctl -m fast restart` does.
+    pub fn fast_restart(&self) {
+        let mut postmaster = self.postmaster.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(postmaster.id() as libc::pid_t, libc::SIGINT);
+        }
+        let _ = postmaster.wait();
+        *postmaster = self.cluster.spawn_postmaster().expect("postmaster restarts");
+    }
 }
 
 /// A database of its own for one test, cloned from the migrated template.
