@@ -1,0 +1,145 @@
+//! Several listeners on one queue, several clients at once: the invariant holds, and an older
+//! render of a page can never land after a newer one.
+mod support;
+
+use std::time::Duration;
+
+use piw::{listener::output::OutputDir, pages::Output};
+use support::{
+    bulk,
+    daemon::{drained, output_dir, RunningListener},
+    fixtures::scalar,
+    invariant::{self, Placed},
+    process::{ListenerProcess, Spawn},
+    wait_until, TestDb,
+};
+use tokio_postgres::{error::SqlState, Client};
+
+const LISTENERS: usize = 3;
+const CLIENTS: usize = 4;
+const REQUESTS_PER_CLIENT: usize = 100;
+
+/// One random admin request against packages pkg-1 ... pkg-N (some of which are gone by then).
+fn random_request(rng: &mut fastrand::Rng, packages: i32) -> (String, Vec<String>) {
+    let package = format!("pkg-{}", rng.i32(1..=packages));
+    let version = if rng.bool() { "1.0" } else { "2.0" }.to_owned();
+    let p = |sql: &str| (sql.to_owned(), vec![package.clone()]);
+    let pv = |sql: &str| (sql.to_owned(), vec![package.clone(), version.clone()]);
+    match rng.u8(0..14) {
+        0 => pv("CALL piw.remove_version($1, $2)"),
+        1 => pv("CALL piw.remove_version($1, $2, skip => true)"),
+        2 => p("CALL piw.remove_package($1)"),
+        3 => p("CALL piw.remove_package($1, skip => true)"),
+        4 => p("CALL piw.skip_package($1, 'busy')"),
+        5 => p("CALL piw.unskip_package($1)"),
+        6 => pv("CALL piw.skip_version($1, $2, 'flaky')"),
+        7 => pv("CALL piw.unskip_version($1, $2)"),
+        8 => pv("CALL piw.yank_version($1, $2)"),
+        9 => pv("CALL piw.unyank_version($1, $2)"),
+        10 => ("CALL piw.rebuild('index')".into(), vec![]),
+        11 => ("CALL piw.rebuild('project')".into(), vec![]),
+        12 => (format!("UPDATE piw.packages SET description = 'edited {}' WHERE package = $1", rng.u32(..)), vec![package]),
+        _ => ("DELETE FROM piw.files f USING piw.builds b WHERE f.build_id = b.build_id AND b.package = $1 AND b.version = $2".into(), vec![package, version]),
+    }
+}
+
+async fn run_requests(client: Client, seed: u64, packages: i32) -> (usize, usize) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let (mut done, mut not_found) = (0, 0);
+    for _ in 0..REQUESTS_PER_CLIENT {
+        let (sql, args) = random_request(&mut rng, packages);
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args.iter().map(|a| a as _).collect();
+        match client.execute(sql.as_str(), &params).await {
+            Ok(_) => done += 1,
+            // Another client removed it first.
+            Err(e) if e.code() == Some(&SqlState::NO_DATA_FOUND) => not_found += 1,
+            Err(e) => panic!("{sql} {args:?}: {e:?}"),
+        }
+    }
+    (done, not_found)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_listeners_under_requests_from_several_clients_keep_the_invariant() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let packages = 120;
+    bulk::repository(&client, packages).await;
+    let out = output_dir();
+    let root = out.path();
+    let placed: Placed = bulk::place_wheels(&client, root).await;
+    let verbose = || Spawn { args: vec!["--verbose".into()], ..Spawn::default() };
+    let listeners: Vec<ListenerProcess> = (0..LISTENERS).map(|_| ListenerProcess::start_with(&db, root, verbose())).collect();
+
+    let mut clients = Vec::new();
+    for n in 0..CLIENTS {
+        let requester = db.connect().await;
+        clients.push(tokio::spawn(run_requests(requester, 0x5eed + n as u64, packages)));
+    }
+    let (mut done, mut not_found) = (0, 0);
+    for c in clients {
+        let (d, n) = c.await.expect("client task");
+        (done, not_found) = (done + d, not_found + n);
+    }
+    bulk::wait_drained(&client, || listeners.iter().map(ListenerProcess::log).collect::<Vec<_>>().join("\n----\n")).await;
+
+    let busy = scalar(&client, "SELECT count(*) FROM piw.listeners").await;
+    assert_eq!(busy, LISTENERS as i64, "every listener registered");
+    invariant::assert_holds(&client, root, &placed).await;
+    for listener in listeners {
+        let jobs = listener.log().lines().filter(|l| l.contains(" done")).count();
+        assert!(jobs > 0, "every listener did some of the work:\n{}", listener.log());
+        listener.stop();
+    }
+    println!("concurrency: {LISTENERS} listeners, {CLIENTS} clients, {done} requests done, {not_found} found their target gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_page_never_lands_beside_a_full_rebuild_so_an_older_render_cannot_land_last() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    bulk::repository(&client, 3).await;
+    let out = output_dir();
+    let root = out.path();
+    let first = RunningListener::start(&db, root.to_owned());
+    drained(&client).await;
+    first.stop().await;
+
+    // A slow listener claims a full rebuild of the project pages and renders them from the rows as
+    // they are now ...
+    client.execute("CALL piw.rebuild('project')", &[]).await.unwrap();
+    let options = piw::queue::ClaimOptions { max_jobs: 1, ..Default::default() };
+    let claimed = piw::queue::claim(&client, "slow-1-0000", options).await.unwrap();
+    assert_eq!(claimed.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(), ["project_all"]);
+    let mut old_render = Vec::new();
+    piw::pages::all_project(&client, &mut |o: Output| {
+        old_render.push(o);
+        Ok(())
+    })
+    .await
+    .unwrap();
+
+    // ... then a package changes and a fast listener runs beside it.
+    client.execute("UPDATE piw.packages SET description = 'the newer text' WHERE package = 'pkg-2'", &[]).await.unwrap();
+    let fast = RunningListener::start(&db, root.to_owned());
+    wait_until("the fast listener to do what it may", Duration::from_secs(30), || async {
+        scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state = 'pending' AND kind NOT IN ('simple', 'project')").await == 0
+    })
+    .await;
+    let blocked = scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state = 'pending' AND package = 'pkg-2'").await;
+    assert_eq!(blocked, 2, "pkg-2's simple and project pages wait for the full rebuild");
+    assert_eq!(bulk::pages_containing(root, "the newer text"), 0, "not written beside the full rebuild");
+
+    // The slow listener's older render lands; only then is the newer page written, over it.
+    let output = OutputDir::open(root).unwrap();
+    for o in &old_render {
+        if let Output::Write { path, bytes } = o {
+            output.write(path, bytes).unwrap();
+        }
+    }
+    assert!(piw::queue::complete(&client, "slow-1-0000", claimed[0].id).await.unwrap());
+    drained(&client).await;
+    fast.stop().await;
+    assert_eq!(bulk::pages_containing(root, "the newer text"), 1);
+    invariant::assert_holds(&client, root, &Placed::new()).await;
+}
