@@ -3,12 +3,42 @@
 //! (atomically, inside the output path) is the listener's job.
 //!
 //! INTERFACE CONTRACT (used by src/listener/): keep these signatures.
+//!
+//! # Determinism
+//!
+//! The same rows always render to the same bytes, with one exception: the home page's time of
+//! building. It is on a line of its own, the only line of `index.html` starting with
+//! [`HOME_BUILT_LINE_PREFIX`], so a checker can mask it.
+//!
+//! # Pages
+//!
+//! | path | content |
+//! |---|---|
+//! | `index.html` | counts of packages, versions, published files, downloads (all time, 30 days); time built |
+//! | `packages.json` | `[["package", downloads_30_days, downloads_all], ...]` for packages not skipped, sorted |
+//! | `simple/index.html` | PEP 503 root: `<a href="PACKAGE/">PACKAGE</a>` per package not skipped, sorted |
+//! | `simple/PACKAGE/index.html` | PEP 503: `<a href="FILENAME#sha256=HASH"[ data-requires-python="..."][ data-yanked=""]>FILENAME</a>` per published file, by filename |
+//! | `project/PACKAGE/index.html` | description, skip notice, `pip install`, releases newest first with builds and files |
+//! | `project/PACKAGE/json/index.json` | the same data as JSON (see [`json::project`]) |
+//!
+//! A *published* file's build succeeded and neither its version nor its package is skipped.
+//! Sorting is by byte order, whatever the database's locale.
+
+mod data;
+mod json;
+mod templates;
 
 use std::path::PathBuf;
 
 use tokio_postgres::GenericClient;
 
 use crate::error::Result;
+
+pub use data::{Build, File, Home, Project, Release, SearchEntry, SimpleFile, SimplePage};
+
+/// The line of `index.html` that holds the time it was built starts with this (after any
+/// indentation); no other line of any page varies between renders of the same rows.
+pub const HOME_BUILT_LINE_PREFIX: &str = "<p id=\"built\">";
 
 /// What the output directory should hold at one path after a render.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,38 +49,128 @@ pub enum Output {
     Remove { path: PathBuf },
 }
 
+impl Output {
+    /// The path this output is about, relative to the output path.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Output::Write { path, .. } | Output::Remove { path } => path,
+        }
+    }
+}
+
 /// `index.html`.
-pub async fn home(_client: &impl GenericClient) -> Result<Vec<Output>> {
-    todo!("pages::home")
+pub async fn home(client: &impl GenericClient) -> Result<Vec<Output>> {
+    let home = data::home(client).await?;
+    Ok(vec![Output::Write { path: PathBuf::from("index.html"), bytes: templates::home(&home)? }])
 }
 
 /// `packages.json`.
-pub async fn search(_client: &impl GenericClient) -> Result<Vec<Output>> {
-    todo!("pages::search")
+pub async fn search(client: &impl GenericClient) -> Result<Vec<Output>> {
+    let entries = data::search(client).await?;
+    Ok(vec![Output::Write { path: PathBuf::from("packages.json"), bytes: json::search(&entries)? }])
 }
 
 /// `simple/index.html`.
-pub async fn simple_root(_client: &impl GenericClient) -> Result<Vec<Output>> {
-    todo!("pages::simple_root")
+pub async fn simple_root(client: &impl GenericClient) -> Result<Vec<Output>> {
+    let packages = data::simple_root(client).await?;
+    Ok(vec![Output::Write { path: PathBuf::from("simple/index.html"), bytes: templates::simple_root(&packages)? }])
 }
 
 /// `simple/PACKAGE/index.html` (Remove when the package no longer exists).
-pub async fn simple(_client: &impl GenericClient, _package: &str) -> Result<Vec<Output>> {
-    todo!("pages::simple")
+///
+/// A `package` that is not a PEP 503 normalized name cannot exist and could not name a path
+/// inside the output directory: it yields no output at all.
+pub async fn simple(client: &impl GenericClient, package: &str) -> Result<Vec<Output>> {
+    if !is_package_name(package) {
+        tracing::warn!(package, "not a normalized package name: no simple page");
+        return Ok(Vec::new());
+    }
+    match data::simple(client, package).await? {
+        Some(page) => Ok(vec![simple_output(&page)?]),
+        None => Ok(vec![Output::Remove { path: simple_path(package) }]),
+    }
 }
 
 /// `project/PACKAGE/index.html` and `project/PACKAGE/json/index.json` (Remove both when the
 /// package no longer exists).
-pub async fn project(_client: &impl GenericClient, _package: &str) -> Result<Vec<Output>> {
-    todo!("pages::project")
+///
+/// A `package` that is not a PEP 503 normalized name cannot exist and could not name a path
+/// inside the output directory: it yields no output at all.
+pub async fn project(client: &impl GenericClient, package: &str) -> Result<Vec<Output>> {
+    if !is_package_name(package) {
+        tracing::warn!(package, "not a normalized package name: no project page");
+        return Ok(Vec::new());
+    }
+    match data::project(client, package).await? {
+        Some(project) => project_outputs(&project).map(Vec::from),
+        None => {
+            let [html, json] = project_paths(package);
+            Ok(vec![Output::Remove { path: html }, Output::Remove { path: json }])
+        }
+    }
 }
 
 /// Every package's simple page, streamed: `sink` is called once per page, in package order.
-pub async fn all_simple(_client: &impl GenericClient, _sink: &mut (dyn FnMut(Output) -> Result<()> + Send)) -> Result<()> {
-    todo!("pages::all_simple")
+///
+/// One query over every package, grouped as rows arrive: one package in memory at a time.
+/// Each page is byte for byte what [`simple`] renders for that package.
+pub async fn all_simple(client: &impl GenericClient, sink: &mut (dyn FnMut(Output) -> Result<()> + Send)) -> Result<()> {
+    data::all_simple(client, |page| {
+        if !is_package_name(&page.package) {
+            return Ok(());
+        }
+        sink(simple_output(&page)?)
+    })
+    .await
 }
 
-/// Every package's project pages, streamed: `sink` is called once per page, in package order.
-pub async fn all_project(_client: &impl GenericClient, _sink: &mut (dyn FnMut(Output) -> Result<()> + Send)) -> Result<()> {
-    todo!("pages::all_project")
+/// Every package's project pages, streamed: `sink` is called once per page (HTML, then JSON),
+/// in package order.
+///
+/// One query over every package, grouped as rows arrive: one package in memory at a time.
+/// Each page is byte for byte what [`project`] renders for that package.
+pub async fn all_project(client: &impl GenericClient, sink: &mut (dyn FnMut(Output) -> Result<()> + Send)) -> Result<()> {
+    data::all_project(client, |project| {
+        if !is_package_name(&project.package) {
+            return Ok(());
+        }
+        let [html, json] = project_outputs(&project)?;
+        sink(html)?;
+        sink(json)
+    })
+    .await
 }
+
+fn simple_output(page: &SimplePage) -> Result<Output> {
+    Ok(Output::Write { path: simple_path(&page.package), bytes: templates::simple(page)? })
+}
+
+fn project_outputs(project: &Project) -> Result<[Output; 2]> {
+    let [html_path, json_path] = project_paths(&project.package);
+    Ok([
+        Output::Write { path: html_path, bytes: templates::project(project)? },
+        Output::Write { path: json_path, bytes: json::project(project)? },
+    ])
+}
+
+fn simple_path(package: &str) -> PathBuf {
+    PathBuf::from(format!("simple/{package}/index.html"))
+}
+
+fn project_paths(package: &str) -> [PathBuf; 2] {
+    [PathBuf::from(format!("project/{package}/index.html")), PathBuf::from(format!("project/{package}/json/index.json"))]
+}
+
+/// The shape `piw.packages` enforces (`^[a-z0-9]+(-[a-z0-9]+)*$`, at most 200 characters): a
+/// single, harmless path component.
+fn is_package_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,523 @@
+//! Rows → plain structs. Every page is rendered from one of these structs, whether the rows came
+//! from a query for one package or from the streamed query over every package: both use the same
+//! SQL (only the `WHERE` differs) and the same grouping code, so they produce the same bytes.
+//!
+//! Ordering is byte order (`COLLATE "C"`) everywhere, so pages do not depend on the database's
+//! locale, and Rust's `str` ordering agrees with the server's.
+//!
+//! A *published* file is one whose build succeeded, whose version is not skipped and whose package
+//! is not skipped: exactly the files the simple pages list.
+
+use std::pin::pin;
+
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use tokio_postgres::{types::Type, GenericClient, Row};
+
+use crate::error::Result;
+
+/// `YYYY-MM-DDTHH:MM:SSZ` in UTC, whatever the session's time zone.
+macro_rules! utc {
+    ($column:literal) => {
+        concat!("to_char(", $column, " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Home page and search index
+// ---------------------------------------------------------------------------------------------
+
+/// The home page's figures. Plain counts of each table (one scan each, no joins): the home page
+/// is rebuilt after every removal, and these tables are the biggest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Home {
+    /// Packages not skipped.
+    pub packages: i64,
+    /// Versions not skipped.
+    pub versions: i64,
+    /// Files (wheels) in the repository.
+    pub files: i64,
+    pub downloads_all: i64,
+    pub downloads_30_days: i64,
+    /// When the page was rendered (the server's clock), `YYYY-MM-DDTHH:MM:SSZ`.
+    pub built_at: String,
+}
+
+const HOME_SQL: &str = concat!(
+    "SELECT (SELECT count(*) FROM piw.packages WHERE skip = ''),
+            (SELECT count(*) FROM piw.versions WHERE skip = ''),
+            (SELECT count(*) FROM piw.files),
+            d.total, d.recent, ",
+    utc!("now()"),
+    "
+       FROM (SELECT count(*) AS total,
+                    count(*) FILTER (WHERE accessed_at > now() - interval '30 days') AS recent
+               FROM piw.downloads) AS d"
+);
+
+pub async fn home(client: &impl GenericClient) -> Result<Home> {
+    let row = client.query_typed(HOME_SQL, &[]).await?;
+    let row = row.first().ok_or_else(|| no_row("home page figures"))?;
+    Ok(Home {
+        packages: row.try_get(0)?,
+        versions: row.try_get(1)?,
+        files: row.try_get(2)?,
+        downloads_all: row.try_get(3)?,
+        downloads_30_days: row.try_get(4)?,
+        built_at: row.try_get(5)?,
+    })
+}
+
+/// One entry of the search index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchEntry(pub String, pub i64, pub i64);
+
+/// Downloads are counted through `piw.files`: a download is a package's when its file is.
+const SEARCH_SQL: &str = "
+    SELECT p.package, coalesce(d.recent, 0), coalesce(d.total, 0)
+      FROM piw.packages p
+      LEFT JOIN (SELECT b.package,
+                        count(*) FILTER (WHERE dl.accessed_at > now() - interval '30 days') AS recent,
+                        count(*) AS total
+                   FROM piw.downloads dl
+                   JOIN piw.files f ON f.filename = dl.filename
+                   JOIN piw.builds b ON b.build_id = f.build_id
+                  GROUP BY b.package) d ON d.package = p.package
+     WHERE p.skip = ''
+     ORDER BY p.package COLLATE \"C\"";
+
+/// `[package, downloads in the last 30 days, downloads ever]` for every package not skipped.
+pub async fn search(client: &impl GenericClient) -> Result<Vec<SearchEntry>> {
+    let mut rows = pin!(client.query_typed_raw(SEARCH_SQL, no_params()).await?);
+    let mut entries = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        entries.push(SearchEntry(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+    }
+    Ok(entries)
+}
+
+/// Every package not skipped, sorted.
+pub async fn simple_root(client: &impl GenericClient) -> Result<Vec<String>> {
+    const SQL: &str = "SELECT package FROM piw.packages WHERE skip = '' ORDER BY package COLLATE \"C\"";
+    let mut rows = pin!(client.query_typed_raw(SQL, no_params()).await?);
+    let mut packages = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        packages.push(row.try_get(0)?);
+    }
+    Ok(packages)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simple pages
+// ---------------------------------------------------------------------------------------------
+
+/// What `simple/PACKAGE/index.html` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SimplePage {
+    pub package: String,
+    /// Published files, by filename.
+    pub files: Vec<SimpleFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SimpleFile {
+    pub filename: String,
+    /// sha256, lower-case hex.
+    pub filehash: String,
+    pub requires_python: Option<String>,
+    pub yanked: bool,
+}
+
+/// One row per published file, or one row with null file columns for a package without any
+/// (a skipped package never has any).
+macro_rules! simple_sql {
+    ($filter:literal) => {
+        concat!(
+            "SELECT p.package, f.filename, f.filehash::text, f.requires_python, v.yanked
+               FROM piw.packages p
+               LEFT JOIN (piw.versions v
+                          JOIN piw.builds b ON b.package = v.package AND b.version = v.version AND b.status
+                          JOIN piw.files f ON f.build_id = b.build_id)
+                 ON v.package = p.package AND v.skip = '' AND p.skip = ''
+              WHERE ",
+            $filter,
+            " ORDER BY p.package COLLATE \"C\""
+        )
+    };
+}
+
+const SIMPLE_ONE_SQL: &str = simple_sql!("p.package = $1");
+const SIMPLE_ALL_SQL: &str = simple_sql!("true");
+
+/// Groups the rows of [`simple_sql`] into pages as they arrive. The server only groups rows by
+/// package (sorting on one key is what a full rebuild's query spends most of its time on); the
+/// files of a package are sorted here.
+#[derive(Default)]
+struct SimpleGrouper {
+    current: Option<SimplePage>,
+}
+
+impl SimpleGrouper {
+    /// Take one row; returns the previous package's page when this row starts a new package.
+    fn push(&mut self, row: &Row) -> Result<Option<SimplePage>> {
+        let package: &str = row.try_get(0)?;
+        let finished = match &self.current {
+            Some(page) if page.package == package => None,
+            _ => self.current.replace(SimplePage { package: package.to_owned(), files: Vec::new() }).map(finish_simple),
+        };
+        if let (Some(page), Some(filename)) = (&mut self.current, row.try_get::<_, Option<String>>(1)?) {
+            page.files.push(SimpleFile {
+                filename,
+                filehash: row.try_get(2)?,
+                requires_python: row.try_get(3)?,
+                yanked: row.try_get(4)?,
+            });
+        }
+        Ok(finished)
+    }
+
+    fn finish(self) -> Option<SimplePage> {
+        self.current.map(finish_simple)
+    }
+}
+
+fn finish_simple(mut page: SimplePage) -> SimplePage {
+    // Filenames are unique: an unstable sort is deterministic.
+    page.files.sort_unstable_by(|a, b| a.filename.cmp(&b.filename));
+    page
+}
+
+/// The simple page of one package; `None` when the package does not exist.
+pub async fn simple(client: &impl GenericClient, package: &str) -> Result<Option<SimplePage>> {
+    let mut rows = pin!(client.query_typed_raw(SIMPLE_ONE_SQL, [(package, Type::TEXT)]).await?);
+    let mut grouper = SimpleGrouper::default();
+    while let Some(row) = rows.try_next().await? {
+        grouper.push(&row)?;
+    }
+    Ok(grouper.finish())
+}
+
+/// Every package's simple page, in package order, one at a time.
+pub async fn all_simple(client: &impl GenericClient, mut each: impl FnMut(SimplePage) -> Result<()>) -> Result<()> {
+    let mut rows = pin!(client.query_typed_raw(SIMPLE_ALL_SQL, no_params()).await?);
+    let mut grouper = SimpleGrouper::default();
+    while let Some(row) = rows.try_next().await? {
+        if let Some(page) = grouper.push(&row)? {
+            each(page)?;
+        }
+    }
+    if let Some(page) = grouper.finish() {
+        each(page)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Project pages
+// ---------------------------------------------------------------------------------------------
+
+/// What `project/PACKAGE/index.html` and `project/PACKAGE/json/index.json` show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Project {
+    pub package: String,
+    /// Why the package is skipped; `""` when it is not.
+    pub skip: String,
+    pub description: String,
+    /// Newest first: by `released` (unknown last), then by version text, descending.
+    pub releases: Vec<Release>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Release {
+    pub version: String,
+    /// `YYYY-MM-DDTHH:MM:SSZ`, if known.
+    pub released: Option<String>,
+    /// Why the version is skipped; `""` when it is not.
+    pub skip: String,
+    pub yanked: bool,
+    /// Every build attempt, by ABI, then by time.
+    pub builds: Vec<Build>,
+    /// Published files, by filename.
+    pub files: Vec<File>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Build {
+    /// Orders builds of the same ABI and time; not published.
+    #[serde(skip)]
+    pub build_id: i64,
+    pub abi_tag: String,
+    /// Whether the build succeeded.
+    pub status: bool,
+    pub duration_seconds: f64,
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub built_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct File {
+    pub filename: String,
+    pub filesize: i64,
+    pub filehash: String,
+    pub abi_tag: String,
+    pub platform_tag: String,
+    pub requires_python: Option<String>,
+    /// Sorted.
+    pub apt_dependencies: Vec<String>,
+}
+
+/// Row kinds of [`project_sql`].
+const KIND_PACKAGE: i32 = 0;
+const KIND_VERSION: i32 = 1;
+const KIND_BUILD: i32 = 2;
+const KIND_FILE: i32 = 3;
+const KIND_DEPENDENCY: i32 = 4;
+
+/// Column positions of [`project_sql`].
+mod col {
+    pub const KIND: usize = 0;
+    pub const PACKAGE: usize = 1;
+    pub const VERSION: usize = 2;
+    pub const SKIP: usize = 3;
+    pub const DESCRIPTION: usize = 4;
+    pub const RELEASED: usize = 5;
+    pub const YANKED: usize = 6;
+    pub const BUILD_ID: usize = 7;
+    pub const ABI_TAG: usize = 8;
+    pub const STATUS: usize = 9;
+    pub const DURATION: usize = 10;
+    pub const BUILT_AT: usize = 11;
+    pub const FILENAME: usize = 12;
+    pub const FILESIZE: usize = 13;
+    pub const FILEHASH: usize = 14;
+    pub const PLATFORM_TAG: usize = 15;
+    pub const REQUIRES_PYTHON: usize = 16;
+    pub const DEPENDENCY: usize = 17;
+}
+
+/// One stream of tagged rows for any number of packages: per package its package row (kind 0),
+/// its versions (1), builds (2), published files (3) and their apt dependencies (4). One query
+/// rather than one per table because a connection streams one result at a time. The server only
+/// groups the rows by package (a sort on one key: most of a full rebuild's query time is this
+/// sort); [`ProjectGrouper`] puts each package's rows in order.
+macro_rules! project_sql {
+    ($filter:literal) => {
+        concat!(
+            "SELECT * FROM (
+                SELECT 0 AS kind, p.package, NULL::text AS version, p.skip, p.description,
+                       NULL::text AS released, NULL::bool AS yanked, NULL::int8 AS build_id,
+                       NULL::text AS abi_tag, NULL::bool AS status, NULL::float8 AS duration,
+                       NULL::text AS built_at, NULL::text AS filename, NULL::int8 AS filesize,
+                       NULL::text AS filehash, NULL::text AS platform_tag, NULL::text AS requires_python,
+                       NULL::text AS dependency
+                  FROM piw.packages p
+                 WHERE ", $filter, "
+                UNION ALL
+                SELECT 1, p.package, v.version, v.skip, NULL, ", utc!("v.released"), ", v.yanked, NULL,
+                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                  FROM piw.versions v
+                  JOIN piw.packages p ON p.package = v.package
+                 WHERE ", $filter, "
+                UNION ALL
+                SELECT 2, p.package, b.version, NULL, NULL, NULL, NULL, b.build_id,
+                       b.abi_tag, b.status, extract(epoch FROM b.duration)::float8, ", utc!("b.built_at"), ",
+                       NULL, NULL, NULL, NULL, NULL, NULL
+                  FROM piw.builds b
+                  JOIN piw.packages p ON p.package = b.package
+                 WHERE ", $filter, "
+                UNION ALL
+                SELECT 3, p.package, v.version, NULL, NULL, NULL, NULL, NULL,
+                       f.abi_tag, NULL, NULL, NULL, f.filename, f.filesize,
+                       f.filehash::text, f.platform_tag, f.requires_python, NULL
+                  FROM piw.files f
+                  JOIN piw.builds b ON b.build_id = f.build_id AND b.status
+                  JOIN piw.versions v ON v.package = b.package AND v.version = b.version AND v.skip = ''
+                  JOIN piw.packages p ON p.package = v.package AND p.skip = ''
+                 WHERE ", $filter, "
+                UNION ALL
+                SELECT 4, p.package, NULL, NULL, NULL, NULL, NULL, NULL,
+                       NULL, NULL, NULL, NULL, d.filename, NULL, NULL, NULL, NULL, d.dependency
+                  FROM piw.dependencies d
+                  JOIN piw.files f ON f.filename = d.filename
+                  JOIN piw.builds b ON b.build_id = f.build_id AND b.status
+                  JOIN piw.versions v ON v.package = b.package AND v.version = b.version AND v.skip = ''
+                  JOIN piw.packages p ON p.package = v.package AND p.skip = ''
+                 WHERE d.tool = 'apt' AND ", $filter, "
+             ) AS r
+             ORDER BY package COLLATE \"C\""
+        )
+    };
+}
+
+const PROJECT_ONE_SQL: &str = project_sql!("p.package = $1");
+const PROJECT_ALL_SQL: &str = project_sql!("true");
+
+/// Collects the rows of [`project_sql`] of one package at a time, in whatever order they come.
+#[derive(Default)]
+struct ProjectGrouper {
+    current: Option<ProjectRows>,
+}
+
+/// The rows of one package, before they are put in order.
+struct ProjectRows {
+    package: String,
+    /// `(skip, description)` from the package row.
+    head: Option<(String, String)>,
+    releases: Vec<Release>,
+    builds: Vec<(String, Build)>,
+    files: Vec<(String, File)>,
+    /// `(filename, dependency)`.
+    dependencies: Vec<(String, String)>,
+}
+
+impl ProjectGrouper {
+    /// Take one row; returns the previous package's project when this row starts a new package.
+    fn push(&mut self, row: &Row) -> Result<Option<Project>> {
+        let package: &str = row.try_get(col::PACKAGE)?;
+        let finished = match &self.current {
+            Some(rows) if rows.package == package => None,
+            _ => self.current.replace(ProjectRows::new(package)).and_then(ProjectRows::assemble),
+        };
+        if let Some(rows) = &mut self.current {
+            rows.push(row)?;
+        }
+        Ok(finished)
+    }
+
+    fn finish(self) -> Option<Project> {
+        self.current.and_then(ProjectRows::assemble)
+    }
+}
+
+impl ProjectRows {
+    fn new(package: &str) -> Self {
+        ProjectRows {
+            package: package.to_owned(),
+            head: None,
+            releases: Vec::new(),
+            builds: Vec::new(),
+            files: Vec::new(),
+            dependencies: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: &Row) -> Result<()> {
+        match row.try_get::<_, i32>(col::KIND)? {
+            KIND_PACKAGE => self.head = Some((row.try_get(col::SKIP)?, row.try_get(col::DESCRIPTION)?)),
+            KIND_VERSION => self.releases.push(Release {
+                version: row.try_get(col::VERSION)?,
+                released: row.try_get(col::RELEASED)?,
+                skip: row.try_get(col::SKIP)?,
+                yanked: row.try_get(col::YANKED)?,
+                builds: Vec::new(),
+                files: Vec::new(),
+            }),
+            KIND_BUILD => self.builds.push((
+                row.try_get(col::VERSION)?,
+                Build {
+                    build_id: row.try_get(col::BUILD_ID)?,
+                    abi_tag: row.try_get(col::ABI_TAG)?,
+                    status: row.try_get(col::STATUS)?,
+                    duration_seconds: row.try_get(col::DURATION)?,
+                    built_at: row.try_get(col::BUILT_AT)?,
+                },
+            )),
+            KIND_FILE => self.files.push((
+                row.try_get(col::VERSION)?,
+                File {
+                    filename: row.try_get(col::FILENAME)?,
+                    filesize: row.try_get(col::FILESIZE)?,
+                    filehash: row.try_get(col::FILEHASH)?,
+                    abi_tag: row.try_get(col::ABI_TAG)?,
+                    platform_tag: row.try_get(col::PLATFORM_TAG)?,
+                    requires_python: row.try_get(col::REQUIRES_PYTHON)?,
+                    apt_dependencies: Vec::new(),
+                },
+            )),
+            KIND_DEPENDENCY => self.dependencies.push((row.try_get(col::FILENAME)?, row.try_get(col::DEPENDENCY)?)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Everything in its place and order; `None` without a package row (rows of a package that
+    /// is not there cannot come from one snapshot, but nothing is invented for them either).
+    ///
+    /// Every sort key below is unique (version; build id; filename; filename and dependency), so
+    /// unstable sorts give one order whatever order the rows came in.
+    fn assemble(self) -> Option<Project> {
+        let (skip, description) = self.head?;
+        let ProjectRows { package, mut releases, mut builds, mut files, mut dependencies, .. } = self;
+        releases.sort_unstable_by(|a, b| a.version.cmp(&b.version));
+        builds.sort_unstable_by(|(va, a), (vb, b)| {
+            (va, &a.abi_tag, &a.built_at, a.build_id).cmp(&(vb, &b.abi_tag, &b.built_at, b.build_id))
+        });
+        files.sort_unstable_by(|(va, a), (vb, b)| (va, &a.filename).cmp(&(vb, &b.filename)));
+        dependencies.sort_unstable();
+        let mut dependencies = dependencies.into_iter().peekable();
+        // Files are in version order, not filename order: look each one's dependencies up.
+        let mut by_filename: Vec<(String, Vec<String>)> = Vec::new();
+        while let Some((filename, dependency)) = dependencies.next() {
+            let mut list = vec![dependency];
+            while let Some((_, next)) = dependencies.next_if(|(f, _)| *f == filename) {
+                list.push(next);
+            }
+            by_filename.push((filename, list));
+        }
+        for (version, build) in builds {
+            if let Some(release) = find_by(&mut releases, &version, |r| &r.version) {
+                release.builds.push(build);
+            }
+        }
+        for (version, mut file) in files {
+            if let Ok(i) = by_filename.binary_search_by(|(f, _)| f.as_str().cmp(&file.filename)) {
+                file.apt_dependencies = std::mem::take(&mut by_filename[i].1);
+            }
+            if let Some(release) = find_by(&mut releases, &version, |r| &r.version) {
+                release.files.push(file);
+            }
+        }
+        // Pages show the newest release first; unknown release dates last (None < Some).
+        releases.sort_unstable_by(|a, b| b.released.cmp(&a.released).then_with(|| b.version.cmp(&a.version)));
+        Some(Project { package, skip, description, releases })
+    }
+}
+
+/// The element whose key is `key` in a slice sorted by key.
+fn find_by<'a, T>(items: &'a mut [T], key: &str, key_of: impl Fn(&T) -> &String) -> Option<&'a mut T> {
+    let index = items.binary_search_by(|item| key_of(item).as_str().cmp(key)).ok()?;
+    items.get_mut(index)
+}
+
+/// The project data of one package; `None` when the package does not exist.
+pub async fn project(client: &impl GenericClient, package: &str) -> Result<Option<Project>> {
+    let mut rows = pin!(client.query_typed_raw(PROJECT_ONE_SQL, [(package, Type::TEXT)]).await?);
+    let mut grouper = ProjectGrouper::default();
+    while let Some(row) = rows.try_next().await? {
+        grouper.push(&row)?;
+    }
+    Ok(grouper.finish())
+}
+
+/// Every package's project data, in package order, one at a time.
+pub async fn all_project(client: &impl GenericClient, mut each: impl FnMut(Project) -> Result<()>) -> Result<()> {
+    let mut rows = pin!(client.query_typed_raw(PROJECT_ALL_SQL, no_params()).await?);
+    let mut grouper = ProjectGrouper::default();
+    while let Some(row) = rows.try_next().await? {
+        if let Some(project) = grouper.push(&row)? {
+            each(project)?;
+        }
+    }
+    if let Some(project) = grouper.finish() {
+        each(project)?;
+    }
+    Ok(())
+}
+
+fn no_params() -> [(&'static str, Type); 0] {
+    []
+}
+
+fn no_row(what: &str) -> crate::Error {
+    crate::Error::io(what, std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the query returned no row"))
+}
