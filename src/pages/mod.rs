@@ -14,15 +14,19 @@
 //!
 //! | path | content |
 //! |---|---|
-//! | `index.html` | counts of packages, versions, published files, downloads (all time, 30 days); time built |
+//! | `index.html` | counts of packages and versions not skipped, files, downloads (all time, 30 days); time built |
 //! | `packages.json` | `[["package", downloads_30_days, downloads_all], ...]` for packages not skipped, sorted |
 //! | `simple/index.html` | PEP 503 root: `<a href="PACKAGE/">PACKAGE</a>` per package not skipped, sorted |
 //! | `simple/PACKAGE/index.html` | PEP 503: `<a href="FILENAME#sha256=HASH"[ data-requires-python="..."][ data-yanked=""]>FILENAME</a>` per published file, by filename |
-//! | `project/PACKAGE/index.html` | description, skip notice, `pip install`, releases newest first with builds and files |
-//! | `project/PACKAGE/json/index.json` | the same data as JSON (see [`json::project`]) |
+//! | `project/PACKAGE/index.html` | description, skip notice, `pip install`, releases newest first (by release date, then version) with their builds and published files |
+//! | `project/PACKAGE/json/index.json` | the same data as JSON (shape documented in `json.rs`) |
 //!
 //! A *published* file's build succeeded and neither its version nor its package is skipped.
-//! Sorting is by byte order, whatever the database's locale.
+//! Sorting is by byte order, whatever the database's locale. Hrefs to files percent-encode every
+//! byte but `A-Z a-z 0-9 - . _ ~` (so `+` is `%2B`); the link text is the filename, HTML-escaped.
+//!
+//! Modules: `data` (queries → plain structs, shared by the one-package and every-package paths),
+//! `templates` (the minijinja environment and HTML pages), `json` (the JSON documents).
 
 mod data;
 mod json;
