@@ -108,6 +108,9 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
             &[&package, &name.version, &name.abi, &filename, &size, &hash, &name.distribution, &name.python, &name.platform, &requires_python],
         )
         .await?;
+    // Until we commit, a listener must not take the wheel we are about to write for one whose
+    // deletion is queued (the same file imported earlier and removed).
+    crate::queue::lock_wheels_for_import(&transaction, &package).await?;
     let relative = Path::new("simple").join(&package).join(&filename);
     output.write(&relative, &bytes)?;
     if let Err(e) = transaction.commit().await {

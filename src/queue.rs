@@ -187,3 +187,30 @@ pub async fn progress_up_to(client: &impl GenericClient, job_id: i64) -> Result<
         .await?;
     Ok((row.get(0), row.get(1)))
 }
+
+/// First key of the advisory locks that guard a package's wheels on disk (the second key is
+/// `hashtext(package)`). An importer puts a wheel in place before its rows commit; a listener
+/// deleting that package's wheels checks that their rows are gone, then deletes the files. Without
+/// the lock the check could run between the importer's write and its commit, and the new wheel
+/// would be deleted under a row that exists.
+const WHEELS_LOCK: i32 = 0x7069_7701;
+
+/// For importers: hold `package`'s wheels lock, shared, until the transaction ends. Take it before
+/// putting a wheel in place: a listener about to delete the package's wheels then waits for the
+/// commit (and sees the rows), or the importer waits until that deletion is done.
+pub async fn lock_wheels_for_import(transaction: &impl GenericClient, package: &str) -> Result<()> {
+    transaction.execute("SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", &[&WHEELS_LOCK, &package]).await?;
+    Ok(())
+}
+
+/// For listeners: hold `package`'s wheels lock, exclusively, on this session until
+/// [`unlock_wheels`]: while it is held no importer is between writing a wheel and committing it.
+pub async fn lock_wheels(client: &impl GenericClient, package: &str) -> Result<()> {
+    client.execute("SELECT pg_advisory_lock($1, hashtext($2))", &[&WHEELS_LOCK, &package]).await?;
+    Ok(())
+}
+
+pub async fn unlock_wheels(client: &impl GenericClient, package: &str) -> Result<()> {
+    client.execute("SELECT pg_advisory_unlock($1, hashtext($2))", &[&WHEELS_LOCK, &package]).await?;
+    Ok(())
+}

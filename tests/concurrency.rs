@@ -143,3 +143,62 @@ async fn a_package_page_never_lands_beside_a_full_rebuild_so_an_older_render_can
     assert_eq!(bulk::pages_containing(root, "the newer text"), 1);
     invariant::assert_holds(&client, root, &Placed::new()).await;
 }
+
+/// Import a wheel again while the deletion of its earlier copy is queued, and let the listener
+/// try that deletion between the importer's writing the file and its commit (a deferred trigger
+/// holds the commit until the test says go).
+async fn reimport_during_queued_deletion(removal: &str) {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let out = output_dir();
+    let root = out.path();
+    let output = OutputDir::open(root).unwrap();
+    let sources = tempfile::tempdir().unwrap();
+    let wheel = sources.path().join("Again-1.0-py3-none-any.whl");
+    std::fs::write(&wheel, b"first").unwrap();
+    let mut importer = db.connect().await;
+    piw::import::import_wheel(&mut importer, &output, &wheel, None).await.unwrap();
+    client.batch_execute(removal).await.unwrap();
+    client
+        .batch_execute(
+            "CREATE FUNCTION public.hold_commit() RETURNS trigger LANGUAGE plpgsql AS
+                 $$BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); RETURN NULL; END$$;
+             CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON piw.files
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.hold_commit();
+             SELECT pg_advisory_lock(4242);",
+        )
+        .await
+        .unwrap();
+
+    std::fs::write(&wheel, b"second").unwrap();
+    let import = tokio::spawn(async move {
+        let imported = piw::import::import_wheel(&mut importer, &output, &wheel, None).await;
+        imported.map(|i| (i.package, i.filename))
+    });
+    wait_until("the importer to reach its commit", Duration::from_secs(30), || async {
+        scalar(&client, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted").await == 1
+    })
+    .await;
+    let listener = RunningListener::start(&db, root.to_owned());
+    // The deletion is done, or waits for the importer (one more lock waiting).
+    wait_until("the listener to try the deletion", Duration::from_secs(30), || async {
+        scalar(&client, "SELECT count(*) FROM piw.jobs WHERE kind LIKE 'delete%'").await == 0
+            || scalar(&client, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted").await >= 2
+    })
+    .await;
+    client.batch_execute("SELECT pg_advisory_unlock(4242)").await.unwrap();
+    let placed: Placed = [import.await.unwrap().expect("import")].into_iter().collect();
+    drained(&client).await;
+    listener.stop().await;
+    invariant::assert_holds(&client, root, &placed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wheel_imported_again_while_its_deletion_is_queued_stays() {
+    reimport_during_queued_deletion("CALL piw.remove_version('again', '1.0')").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_imported_again_while_its_directories_deletion_is_queued_keeps_its_wheel() {
+    reimport_during_queued_deletion("CALL piw.remove_package('again')").await;
+}

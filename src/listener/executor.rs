@@ -8,7 +8,7 @@ use super::output::{OutputDir, OutputError, Written};
 use crate::{
     error::Error,
     pages::{self, Output},
-    queue::Task,
+    queue::{self, Task},
 };
 
 /// Why a job failed. Every variant is retried with backoff, then marked failed.
@@ -69,9 +69,18 @@ impl Executor {
             Task::Project { package } => self.apply_all(pages::project(client, package).await?).await,
             Task::SimpleAll => self.stream_all(client, true).await,
             Task::ProjectAll => self.stream_all(client, false).await,
-            Task::DeleteWheel { package, filename } => self.delete_wheel(client, package, filename).await,
-            Task::DeletePackage { package } => self.delete_package(client, package).await,
+            Task::DeleteWheel { package, filename } => self.wheels_locked(client, package, self.delete_wheel(client, package, filename)).await,
+            Task::DeletePackage { package } => self.wheels_locked(client, package, self.delete_package(client, package)).await,
         }
+    }
+
+    /// Run a deletion of `package`'s wheels holding its wheels lock (see `queue::lock_wheels`), so
+    /// an importer between writing a wheel and committing its row is waited for.
+    async fn wheels_locked(&self, client: &impl GenericClient, package: &str, work: impl std::future::Future<Output = Result<Effect, JobError>>) -> Result<Effect, JobError> {
+        queue::lock_wheels(client, package).await?;
+        let outcome = work.await;
+        queue::unlock_wheels(client, package).await?;
+        outcome
     }
 
     async fn apply_all(&self, outputs: Vec<Output>) -> Result<Effect, JobError> {
