@@ -176,31 +176,39 @@ impl Cluster {
     }
 
     /// Run the postmaster as a child of this process (tests: it can be killed and waited for) and
-    /// wait until it accepts connections.
+    /// wait until it accepts connections. After a crash, the old postmaster's backends may hold its
+    /// shared memory and lock file for a moment, and a new postmaster exits at once: that is retried
+    /// until the deadline.
     pub fn spawn_postmaster(&self) -> Result<Child> {
         let data = self.data_dir();
-        let mut child = self
-            .command("postgres")
-            .arg("-D")
-            .arg(&data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| Error::io("cannot start postgres", e))?;
         let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = child.try_wait().map_err(|e| Error::io("cannot wait for postgres", e))? {
-                return Err(Error::Cluster(format!("postgres exited at start ({status})")));
+        'attempt: loop {
+            let mut child = self
+                .command("postgres")
+                .arg("-D")
+                .arg(&data)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| Error::io("cannot start postgres", e))?;
+            loop {
+                if let Some(status) = child.try_wait().map_err(|e| Error::io("cannot wait for postgres", e))? {
+                    if Instant::now() > deadline {
+                        return Err(Error::Cluster(format!("postgres exited at start ({status})")));
+                    }
+                    thread::sleep(Duration::from_millis(100));
+                    continue 'attempt;
+                }
+                if self.accepts_connections(child.id()) {
+                    return Ok(child);
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    return Err(Error::Cluster("postgres did not start within 60 s".into()));
+                }
+                thread::sleep(Duration::from_millis(20));
             }
-            if self.accepts_connections(child.id()) {
-                return Ok(child);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                return Err(Error::Cluster("postgres did not start within 60 s".into()));
-            }
-            thread::sleep(Duration::from_millis(20));
         }
     }
 
