@@ -1,0 +1,33 @@
+//! The README's psql examples work as written: each line of its "Admin requests in psql" block
+//! runs on a fresh database holding the sample packages the quick start imports.
+mod support;
+
+use support::{fixtures::add_wheel, TestDb};
+
+fn readme_sql_examples() -> Vec<String> {
+    let readme = include_str!("../README.md");
+    let section = readme.split("## Admin requests in psql").nth(1).expect("README has the psql section");
+    let block = section.split("```sql").nth(1).and_then(|rest| rest.split("```").next()).expect("a sql block");
+    block
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or("").trim().to_owned())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_psql_example_in_the_readme_runs() {
+    let examples = readme_sql_examples();
+    assert!(examples.len() >= 10, "found {} examples", examples.len());
+    for example in examples {
+        let db = TestDb::new().await;
+        let client = db.connect().await;
+        add_wheel(&client, "hello-world", "1.0", "none").await;
+        add_wheel(&client, "hello-world", "2.0", "none").await;
+        add_wheel(&client, "piw-demo", "0.1", "none").await;
+        if example.contains("unskip_package") {
+            client.execute("CALL piw.skip_package('piw-demo')", &[]).await.unwrap();
+        }
+        client.batch_execute(&example).await.unwrap_or_else(|e| panic!("README example {example:?} fails: {e}"));
+    }
+}
