@@ -25,6 +25,8 @@ pub struct Spawn {
     pub args: Vec<String>,
     /// RLIMIT_FSIZE in bytes (SIGXFSZ ignored, so a write past it fails with EFBIG).
     pub file_size_limit: Option<u64>,
+    /// Run as this (user id, group id) (as root, to make permission bits count).
+    pub user: Option<(u32, u32)>,
 }
 
 impl ListenerProcess {
@@ -50,6 +52,9 @@ impl ListenerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr);
+        if let Some((uid, gid)) = spawn.user {
+            command.uid(uid).gid(gid).current_dir("/");
+        }
         if let Some(limit) = spawn.file_size_limit {
             // SAFETY: signal and setrlimit are async-signal-safe.
             unsafe {
