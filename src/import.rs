@@ -61,13 +61,25 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     let filename = wheel
         .file_name()
         .and_then(|name| name.to_str())
-        .ok_or_else(|| Error::Import(format!("{}: not a file name", wheel.display())))?
+        .ok_or_else(|| Error::Import(format!("{}: not a file name", shown(&wheel.display().to_string()))))?
         .to_owned();
+    let shown = shown(&filename);
+    // Wheel filenames are ASCII (PEP 427); anything else here is a look-alike or worse.
+    if !filename.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(Error::Import(format!("{shown}: not a wheel filename (only printable ASCII without spaces)")));
+    }
     let name = WheelName::parse(&filename)
-        .ok_or_else(|| Error::Import(format!("{filename}: not a wheel filename (DIST-VERSION-PY-ABI-PLATFORM.whl)")))?;
+        .ok_or_else(|| Error::Import(format!("{shown}: not a wheel filename (DIST-VERSION-PY-ABI-PLATFORM.whl)")))?;
+    // The rows' constraints refuse these too, but name a constraint rather than the wheel.
+    if !is_distribution_name(&name.distribution) {
+        return Err(Error::Import(format!("{shown}: invalid package name {:?}", clip(&name.distribution))));
+    }
+    if name.version.len() > 200 {
+        return Err(Error::Import(format!("{shown}: invalid version {:?}", clip(&name.version))));
+    }
     let bytes = read_file(wheel)?;
     let hash = hex::encode(Sha256::digest(&bytes));
-    let size = i64::try_from(bytes.len()).map_err(|_| Error::Import(format!("{filename}: too large")))?;
+    let size = i64::try_from(bytes.len()).map_err(|_| Error::Import(format!("{shown}: too large")))?;
 
     let transaction = client.transaction().await?;
     let row = transaction
@@ -107,7 +119,11 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
              SELECT $4, b.build_id, $5, $6, $7, $2, $8, $3, $9, $10 FROM b",
             &[&package, &name.version, &name.abi, &filename, &size, &hash, &name.distribution, &name.python, &name.platform, &requires_python],
         )
-        .await?;
+        .await
+        .map_err(|e| match e.code() {
+            Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => Error::InvalidArgument { message: format!("{shown} is imported already"), source: e },
+            _ => Error::from(e),
+        })?;
     // Until we commit, a listener must not take the wheel we are about to write for one whose
     // deletion is queued (the same file imported earlier and removed).
     crate::queue::lock_wheels_for_import(&transaction, &package).await?;
@@ -120,11 +136,40 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     Ok(Imported { package, version: name.version, filename, path: output.root().join(relative) })
 }
 
+/// A PEP 508 name as a wheel filename spells it (`-` is the separator there): ASCII letters and
+/// digits with `.` and `_` inside, at most 200 characters.
+fn is_distribution_name(name: &str) -> bool {
+    let alphanumeric = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    name.len() <= 200
+        && alphanumeric(name.chars().next())
+        && alphanumeric(name.chars().last())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+}
+
+/// A filename fit for a one-line message: as it is, or escaped when it holds control, invisible
+/// or direction-changing characters that would make a terminal show something else.
+fn shown(filename: &str) -> String {
+    let odd = |c: char| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    if filename.chars().any(odd) {
+        format!("{filename:?}")
+    } else {
+        filename.to_owned()
+    }
+}
+
+/// At most 60 characters of `text`, as the procedures show arguments.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 fn read_file(path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|mut file| file.read_to_end(&mut bytes))
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        .map_err(|e| Error::io(format!("cannot read {}", shown(&path.display().to_string())), e))?;
     Ok(bytes)
 }
 
@@ -139,5 +184,15 @@ mod tests {
         assert_eq!(WheelName::parse("foo-1.0-py3-none-any.whl").unwrap().platform, "any");
         assert!(WheelName::parse("foo-1.0.tar.gz").is_none());
         assert!(WheelName::parse("foo-1.0-py3-any.whl").is_none());
+    }
+
+    #[test]
+    fn hostile_names_are_refused_and_shown_escaped() {
+        assert!(is_distribution_name("Foo_Bar.baz") && is_distribution_name("x"));
+        for bad in ["", "_x", "x.", "fl\u{430}sk", "a;b", "$(id)", ".hidden", &"a".repeat(201)] {
+            assert!(!is_distribution_name(bad), "{bad:?}");
+        }
+        assert_eq!(shown("foo-1.0-py3-none-any.whl"), "foo-1.0-py3-none-any.whl");
+        assert_eq!(shown("\u{1b}[31mx\u{202e}"), "\"\\u{1b}[31mx\\u{202e}\"");
     }
 }

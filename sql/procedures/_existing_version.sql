@@ -17,7 +17,7 @@ BEGIN
             RAISE EXCEPTION 'package % does not exist', v_package
                 USING ERRCODE = 'P0002';
         END IF;
-        RAISE EXCEPTION 'version % of package % does not exist', v_version, v_package
+        RAISE EXCEPTION 'version % of package % does not exist', piw._printable(v_version), v_package
             USING ERRCODE = 'P0002';
     END IF;
     RETURN v_package;

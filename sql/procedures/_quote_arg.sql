@@ -5,8 +5,8 @@ LANGUAGE sql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT quote_literal(
-        regexp_replace(left(_quote_arg.value, 60), '[[:cntrl:]]', '?', 'g')
+        piw._printable(left(_quote_arg.value, 60))
         || CASE WHEN length(_quote_arg.value) > 60 THEN '...' ELSE '' END)
 $$;
 
-COMMENT ON FUNCTION piw._quote_arg(text) IS 'internal: quote an argument for an error message: control characters become "?", at most 60 characters are shown';
+COMMENT ON FUNCTION piw._quote_arg(text) IS 'internal: quote an argument for an error message: control, invisible and direction-changing characters become "?" (see piw._printable), at most 60 characters are shown';
