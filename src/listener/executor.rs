@@ -123,6 +123,7 @@ impl Executor {
     }
 
     async fn delete_wheel(&self, client: &impl GenericClient, package: &str, filename: &str) -> Result<Effect, JobError> {
+        let path = wheel_path(package, filename)?;
         // The row may have come back (a rebuild imported the same file) since the deletion was queued.
         let back = client
             .query_opt("SELECT 1 FROM piw.files WHERE filename = $1", &[&filename])
@@ -132,12 +133,14 @@ impl Executor {
         if back {
             return Ok(Effect::default());
         }
-        let path = Path::new("simple").join(package).join(filename);
         let removed = self.output.remove_file(&path)?;
         Ok(Effect { removed: removed.into(), ..Effect::default() })
     }
 
     async fn delete_package(&self, client: &impl GenericClient, package: &str) -> Result<Effect, JobError> {
+        if !is_package_name(package) {
+            return Err(OutputError::Refused { path: package.into(), reason: "not a normalized package name" }.into());
+        }
         let back = client
             .query_opt("SELECT 1 FROM piw.packages WHERE package = $1", &[&package])
             .await
@@ -154,6 +157,29 @@ impl Executor {
         }
         Ok(effect)
     }
+}
+
+/// `simple/PACKAGE/FILENAME`, only for a normalized package name and a plain file name that is not
+/// the page beside the wheels. A job row is data (piw_admin may write one by hand): the output
+/// directory stops paths that leave it, but `delete_package` of `""` would otherwise remove every
+/// package's directory, and `delete_wheel` of `index.html` a page.
+fn wheel_path(package: &str, filename: &str) -> Result<PathBuf, OutputError> {
+    let path = Path::new("simple").join(package).join(filename);
+    let plain = !filename.is_empty()
+        && filename != "index.html"
+        && !filename.starts_with('.')
+        && !filename.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+    match (is_package_name(package), plain) {
+        (false, _) => Err(OutputError::Refused { path, reason: "not a normalized package name" }),
+        (_, false) => Err(OutputError::Refused { path, reason: "not a wheel's file name" }),
+        _ => Ok(path),
+    }
+}
+
+/// The shape `piw.packages` enforces (`^[a-z0-9]+(-[a-z0-9]+)*$`, at most 200 characters).
+fn is_package_name(name: &str) -> bool {
+    (1..=200).contains(&name.len())
+        && name.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
 fn apply(output: &OutputDir, item: &Output) -> Result<Effect, OutputError> {
