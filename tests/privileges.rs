@@ -183,3 +183,136 @@ async fn security_definer_routines_have_a_fixed_search_path() {
     }
     assert!(definers >= 11, "every procedure and the listener API are SECURITY DEFINER ({definers})");
 }
+
+/// The listeners' API, the queue's internals and DDL: none of it for a reader or a role with nothing.
+fn more_changes() -> Vec<String> {
+    [
+        "SELECT piw.complete_job(1, 'L1')",
+        "SELECT piw.fail_job(1, 'L1', 'x', NULL)",
+        "SELECT piw.listener_leave('L1')",
+        "SELECT piw._enqueue(ARRAY[ROW('home', '', '')::piw.job_target])",
+        "SELECT piw._existing_package('foo')",
+        "TRUNCATE piw.jobs",
+        "TRUNCATE piw.packages CASCADE",
+        "LOCK TABLE piw.jobs IN ACCESS EXCLUSIVE MODE",
+        "CREATE TABLE piw.evil (x int)",
+        "CREATE FUNCTION piw.normalize_name(name varchar) RETURNS text LANGUAGE sql AS 'SELECT ''foo''::text'",
+        "ALTER TABLE piw.packages DROP CONSTRAINT packages_package_normalized",
+        "DROP TABLE piw.jobs",
+        "COMMENT ON TABLE piw.jobs IS 'mine'",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+#[tokio::test]
+async fn reader_and_nobody_are_refused_the_listener_api_internals_and_ddl() {
+    let (db, owner) = repository().await;
+    let reader = db.connect_as("piw_test_reader2", Some("piw_reader")).await;
+    let nobody = db.connect_as("piw_test_nobody2", None).await;
+    for sql in more_changes() {
+        for caller in [&reader, &nobody] {
+            let before = snapshot_all(&owner).await;
+            let error = caller.batch_execute(&format!("BEGIN; {sql}; COMMIT")).await.expect_err(&sql);
+            caller.batch_execute("ROLLBACK").await.ok();
+            assert_eq!(error.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{sql}: {error:?}");
+            assert_eq!(snapshot_all(&owner).await, before, "{sql} changed rows");
+        }
+    }
+}
+
+#[tokio::test]
+async fn admin_may_not_create_or_replace_anything_in_the_schema() {
+    let (db, owner) = repository().await;
+    let admin = db.connect_as("piw_test_admin2", Some("piw_admin")).await;
+    for sql in more_changes().into_iter().skip(5) {
+        if sql.starts_with("TRUNCATE") || sql.starts_with("LOCK") {
+            continue; // piw_admin may delete every row anyway
+        }
+        let error = admin.batch_execute(&sql).await.expect_err(&sql);
+        assert_eq!(error.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{sql}: {error:?}");
+    }
+    assert_eq!(scalar(&owner, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'piw' AND c.relname = 'evil'").await, 0);
+}
+
+/// A piw_admin login that may create schemas in the database, as an attacker would like to be.
+async fn attacker(db: &TestDb, owner: &Client, role: &str) -> Client {
+    let attacker = db.connect_as(role, Some("piw_admin")).await;
+    owner.batch_execute(&format!("GRANT CREATE ON DATABASE {} TO {role}", db.name)).await.unwrap();
+    attacker
+        .batch_execute(
+            "CREATE SCHEMA evil;
+             CREATE FUNCTION evil.always(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+             CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.always);
+             CREATE FUNCTION evil.lower(text) RETURNS text LANGUAGE sql AS 'SELECT ''foo''::text';
+             CREATE FUNCTION evil.regexp_replace(text, text, text, text) RETURNS text LANGUAGE sql AS 'SELECT ''foo''::text';
+             CREATE FUNCTION evil.coalesce(boolean, boolean) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+             CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE sql AS 'SELECT ''-infinity''::timestamptz';
+             CREATE TEMP TABLE packages (package text, skip text, description text);
+             CREATE TEMP TABLE jobs (kind text, package text, filename text);
+             SET search_path = evil, pg_temp, pg_catalog;",
+        )
+        .await
+        .unwrap();
+    attacker
+}
+
+#[tokio::test]
+async fn security_definer_procedures_ignore_the_callers_search_path() {
+    let (db, owner) = repository().await;
+    let attacker = attacker(&db, &owner, "piw_test_attacker").await;
+    // In the attacker's session, = is always true and lower() says 'foo'.
+    assert_eq!(scalar(&attacker, "SELECT count(*) FROM piw.packages WHERE package = 'nothing-like-it'").await, 2);
+
+    attacker.batch_execute("CALL piw.remove_version('bar', '0.1')").await.unwrap();
+    attacker.batch_execute("CALL piw.skip_package('Foo', 'only foo')").await.unwrap();
+    assert_eq!(text(&attacker, "SELECT piw.normalize_name('Bar_Baz')").await.as_deref(), Some("bar-baz"));
+    let expect_unknown = attacker.batch_execute("CALL piw.remove_package('no-such-package')").await.expect_err("unknown package");
+    assert_eq!(expect_unknown.code(), Some(&SqlState::NO_DATA_FOUND));
+
+    // Only what was asked changed: foo keeps its versions, bar keeps its package row, the
+    // attacker's temporary tables got nothing.
+    assert_eq!(scalar(&owner, "SELECT count(*) FROM piw.versions WHERE package = 'foo'").await, 2);
+    assert_eq!(scalar(&owner, "SELECT count(*) FROM piw.versions WHERE package = 'bar'").await, 0);
+    assert_eq!(scalar(&owner, "SELECT count(*) FROM piw.packages").await, 2);
+    assert_eq!(text(&owner, "SELECT skip FROM piw.packages WHERE package = 'foo'").await.as_deref(), Some("only foo"));
+    assert_eq!(text(&owner, "SELECT skip FROM piw.packages WHERE package = 'bar'").await.as_deref(), Some(""));
+    assert_eq!(scalar(&attacker, "SELECT count(*) FROM pg_temp.packages").await + scalar(&attacker, "SELECT count(*) FROM pg_temp.jobs").await, 0);
+    assert!(queued(&owner).await.contains(&job("delete_wheel", "bar", "bar-0.1-py3-none-any.whl")));
+}
+
+#[tokio::test]
+async fn triggers_ignore_the_callers_search_path() {
+    let (db, owner) = repository().await;
+    clear_jobs(&owner).await;
+    let attacker = attacker(&db, &owner, "piw_test_attacker2").await;
+    attacker.batch_execute("DELETE FROM piw.files WHERE filename OPERATOR(pg_catalog.=) 'bar-0.1-py3-none-any.whl'").await.unwrap();
+    let mut jobs = queued(&owner).await;
+    jobs.retain(|j| j.0 == "delete_wheel");
+    assert_eq!(jobs, [job("delete_wheel", "bar", "bar-0.1-py3-none-any.whl")]);
+    assert_eq!(scalar(&owner, "SELECT count(*) FROM piw.files").await, 3);
+}
+
+#[tokio::test]
+async fn arguments_are_data_never_sql() {
+    let (db, owner) = repository().await;
+    let admin = db.connect_as("piw_test_admin3", Some("piw_admin")).await;
+    let injected = "x'); DROP TABLE piw.packages; --";
+    admin.execute("CALL piw.skip_package('foo', $1)", &[&injected]).await.unwrap();
+    admin.execute("CALL piw.skip_version('foo', '1.0', $1)", &[&injected]).await.unwrap();
+    for sql in ["CALL piw.rebuild($1)", "CALL piw.remove_package($1)", "CALL piw.remove_version('foo', $1)", "CALL piw.yank_version($1, '1.0')"] {
+        let error = admin.execute(sql, &[&injected]).await.expect_err(sql);
+        assert!(matches!(error.code().map(|c| c.code()), Some("22023" | "P0002")), "{sql}: {error:?}");
+    }
+    assert_eq!(text(&owner, "SELECT skip FROM piw.packages WHERE package = 'foo'").await.as_deref(), Some(injected));
+    assert_eq!(text(&owner, "SELECT skip FROM piw.versions WHERE package = 'foo' AND version = '1.0'").await.as_deref(), Some(injected));
+    assert_eq!(scalar(&owner, "SELECT count(*) FROM piw.packages").await, 2, "piw.packages is still there");
+    // No routine builds SQL from its arguments: there is no dynamic SQL to inject into.
+    let dynamic = scalar(
+        &owner,
+        "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = 'piw' AND p.prosrc ~* '\\mEXECUTE\\M'",
+    )
+    .await;
+    assert_eq!(dynamic, 0, "a piw routine runs dynamic SQL");
+}
