@@ -45,10 +45,15 @@ async fn inject(db: &TestDb, fault: Fault, client: Client) -> Client {
         Fault::Crash => tokio::task::spawn_blocking(|| cluster().crash_and_restart()).await.unwrap(),
         Fault::FastRestart => tokio::task::spawn_blocking(|| cluster().fast_restart()).await.unwrap(),
         Fault::Terminate => {
+            // Wait for the LISTEN connection (it may still be coming back from the last fault).
+            support::wait_until("the listener's LISTEN connection", std::time::Duration::from_secs(30), || async {
+                listen_connections(&client).await > 0
+            })
+            .await;
             let terminated: i64 = client
                 .query_one(
                     "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
-                      WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                      WHERE datname = current_database() AND application_name LIKE 'piw-listener%'",
                     &[],
                 )
                 .await
@@ -59,6 +64,17 @@ async fn inject(db: &TestDb, fault: Fault, client: Client) -> Client {
     }
     drop(client);
     db.connect().await
+}
+
+async fn listen_connections(client: &Client) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'piw-listener (LISTEN)'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
 }
 
 fn listener(db: &TestDb, root: &std::path::Path) -> ListenerProcess {
@@ -144,6 +160,10 @@ async fn work_queued_after_a_fault_hit_an_idle_listener_is_done() {
         client.execute("CALL piw.remove_version($1, '2.0')", &[&format!("pkg-{}", round + 2)]).await.unwrap();
         bulk::wait_drained(&client, || listener.log()).await;
         assert_eq!(bulk::pages_containing(root, &marker), 1, "after {fault:?}");
+        support::wait_until("the LISTEN connection to come back", std::time::Duration::from_secs(30), || async {
+            listen_connections(&client).await == 1
+        })
+        .await;
         invariant::assert_holds(&client, root, &placed).await;
     }
     assert!(listener.is_running());

@@ -28,6 +28,9 @@ use crate::{
     queue::{self, ClaimOptions, Job},
 };
 
+/// The `application_name` of a listener's connections, unless its configuration names one.
+pub const APPLICATION_NAME: &str = "piw-listener";
+
 /// How a listener works. `Default` gives the daemon's settings.
 #[derive(Debug, Clone)]
 pub struct ListenerOptions {
@@ -75,8 +78,12 @@ struct Listener {
 
 /// Run a listener against the database of `config` until `cancel` fires; then finish the jobs in
 /// hand, hand back the rest, and return.
-pub async fn run(config: Config, options: ListenerOptions, cancel: CancellationToken) -> Result<()> {
+pub async fn run(mut config: Config, options: ListenerOptions, cancel: CancellationToken) -> Result<()> {
     let output = OutputDir::open(&options.output_path)?;
+    // So that pg_stat_activity says which connections are ours (the LISTEN one says so too).
+    if config.get_application_name().is_none() {
+        config.application_name(APPLICATION_NAME);
+    }
     let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
     let pool = Pool::builder(manager)
         .max_size(options.workers + 2)

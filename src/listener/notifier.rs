@@ -43,6 +43,9 @@ pub async fn run(config: Config, wake: Arc<Notify>, cancel: CancellationToken) {
 
 /// One connection's life. `Ok` only when cancelled; `Err` says why the connection ended.
 async fn listen_once(config: &Config, wake: &Notify, cancel: &CancellationToken, backoff: &mut Backoff) -> Result<(), String> {
+    let mut config = config.clone();
+    let name = format!("{} (LISTEN)", config.get_application_name().unwrap_or(super::APPLICATION_NAME));
+    config.application_name(&name);
     let (client, mut connection) = config.connect(NoTls).await.map_err(|e| crate::Error::from(e).to_string())?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let listen_sql = format!("LISTEN {CHANNEL}");
