@@ -43,7 +43,7 @@ pub struct Home {
     pub built_at: String,
 }
 
-const HOME_SQL: &str = concat!(
+pub(super) const HOME_SQL: &str = concat!(
     "SELECT (SELECT count(*) FROM piw.packages WHERE skip = ''),
             (SELECT count(*) FROM piw.versions WHERE skip = ''),
             (SELECT count(*) FROM piw.files),
@@ -73,7 +73,7 @@ pub async fn home(client: &impl GenericClient) -> Result<Home> {
 pub struct SearchEntry(pub String, pub i64, pub i64);
 
 /// Downloads are counted through `piw.files`: a download is a package's when its file is.
-const SEARCH_SQL: &str = "
+pub(super) const SEARCH_SQL: &str = "
     SELECT p.package, coalesce(d.recent, 0), coalesce(d.total, 0)
       FROM piw.packages p
       LEFT JOIN (SELECT b.package,
@@ -96,10 +96,11 @@ pub async fn search(client: &impl GenericClient) -> Result<Vec<SearchEntry>> {
     Ok(entries)
 }
 
+pub(super) const SIMPLE_ROOT_SQL: &str = "SELECT package FROM piw.packages WHERE skip = '' ORDER BY package COLLATE \"C\"";
+
 /// Every package not skipped, sorted.
 pub async fn simple_root(client: &impl GenericClient) -> Result<Vec<String>> {
-    const SQL: &str = "SELECT package FROM piw.packages WHERE skip = '' ORDER BY package COLLATE \"C\"";
-    let mut rows = pin!(client.query_typed_raw(SQL, no_params()).await?);
+    let mut rows = pin!(client.query_typed_raw(SIMPLE_ROOT_SQL, no_params()).await?);
     let mut packages = Vec::new();
     while let Some(row) = rows.try_next().await? {
         packages.push(row.try_get(0)?);
@@ -147,7 +148,7 @@ macro_rules! simple_sql {
 }
 
 const SIMPLE_ONE_SQL: &str = simple_sql!("p.package = $1");
-const SIMPLE_ALL_SQL: &str = simple_sql!("true");
+pub(super) const SIMPLE_ALL_SQL: &str = simple_sql!("true");
 
 /// Groups the rows of [`simple_sql`] into pages as they arrive. The server only groups rows by
 /// package (sorting on one key is what a full rebuild's query spends most of its time on); the
@@ -350,7 +351,7 @@ macro_rules! project_sql {
 }
 
 const PROJECT_ONE_SQL: &str = project_sql!("p.package = $1");
-const PROJECT_ALL_SQL: &str = project_sql!("true");
+pub(super) const PROJECT_ALL_SQL: &str = project_sql!("true");
 
 /// Collects the rows of [`project_sql`] of one package at a time, in whatever order they come.
 #[derive(Default)]
