@@ -202,3 +202,72 @@ async fn a_wheel_imported_again_while_its_deletion_is_queued_stays() {
 async fn a_package_imported_again_while_its_directories_deletion_is_queued_keeps_its_wheel() {
     reimport_during_queued_deletion("CALL piw.remove_package('again')").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_are_kept_while_a_long_transaction_counts_on_the_awake_listener() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    bulk::repository(&client, 1).await;
+    let out = output_dir();
+    let root = out.path();
+    let placed: Placed = bulk::place_wheels(&client, root).await;
+    let mut options = piw::listener::ListenerOptions::new(root.to_owned());
+    (options.lease, options.heartbeat_interval) = (Duration::from_secs(1), Duration::from_millis(200));
+    let listener = RunningListener::start_with(&db, options);
+    drained(&client).await;
+
+    // A wheel deletion that cannot finish yet (its package's wheels lock is ours) keeps the
+    // listener awake and holding a job ...
+    let holder = db.connect().await;
+    piw::queue::lock_wheels(&holder, "pkg-1").await.unwrap();
+    client.execute("CALL piw.remove_version('pkg-1', '1.0')", &[]).await.unwrap();
+    wait_until("the deletion to be claimed", Duration::from_secs(30), || async {
+        scalar(&client, "SELECT count(*) FROM piw.jobs WHERE kind = 'delete_wheel' AND state = 'running'").await == 1
+    })
+    .await;
+    // ... while a long transaction queues work counting on it (and so share-locks its row).
+    let mut importer = db.connect().await;
+    let long = importer.transaction().await.unwrap();
+    long.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    let locked = client.batch_execute("SELECT 1 FROM piw.listeners WHERE awake FOR UPDATE NOWAIT").await;
+    assert_eq!(locked.unwrap_err().code(), Some(&SqlState::LOCK_NOT_AVAILABLE), "the awake listener's row is share-locked");
+
+    // Three leases later the job is still the listener's: its heartbeats went through.
+    let until: f64 = client.query_one("SELECT extract(epoch FROM now())::float8 + 3", &[]).await.unwrap().get(0);
+    wait_until("three leases to pass", Duration::from_secs(30), || async {
+        client.query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[]).await.unwrap().get::<_, f64>(0) > until
+    })
+    .await;
+    let live = scalar(&client, "SELECT count(*) FROM piw.jobs WHERE kind = 'delete_wheel' AND state = 'running' AND locked_until > clock_timestamp()").await;
+    assert_eq!(live, 1, "the lease of the job in hand was extended");
+
+    long.commit().await.unwrap();
+    piw::queue::unlock_wheels(&holder, "pkg-1").await.unwrap();
+    drained(&client).await;
+    listener.stop().await;
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 0);
+    invariant::assert_holds(&client, root, &placed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_package_and_remove_version_of_one_of_its_versions_do_not_deadlock() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    bulk::repository(&client, 1).await;
+    // remove_version's first step (locking its version row), held open ...
+    let mut first = db.connect().await;
+    let version = first.transaction().await.unwrap();
+    version.batch_execute("SELECT 1 FROM piw.versions WHERE package = 'pkg-1' AND version = '1.0' FOR UPDATE").await.unwrap();
+    // ... while remove_package runs until it has to wait ...
+    let second = db.connect().await;
+    let package = tokio::spawn(async move { second.batch_execute("CALL piw.remove_package('pkg-1')").await });
+    wait_until("remove_package to wait", Duration::from_secs(30), || async {
+        scalar(&client, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").await > 0
+    })
+    .await;
+    // ... then the rest of remove_version: both must succeed, in some order.
+    version.batch_execute("CALL piw.remove_version('pkg-1', '1.0')").await.expect("remove_version, not a deadlock");
+    version.commit().await.unwrap();
+    package.await.unwrap().expect("remove_package, not a deadlock");
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.packages").await, 0);
+}

@@ -8,15 +8,31 @@ AS $$
 DECLARE
     v_dead integer;
 BEGIN
-    -- Going to sleep (awake => false) waits here for every transaction that share-locked this row
-    -- in piw._wake_listeners and skipped NOTIFY; the listener then reads the queue once more.
-    INSERT INTO piw.listeners AS l (listener_id, awake, seen_at)
-    VALUES (listener_heartbeat.listener, listener_heartbeat.awake, now())
-        ON CONFLICT (listener_id) DO UPDATE
-       SET awake = excluded.awake, seen_at = excluded.seen_at;
     UPDATE piw.jobs j
        SET locked_until = now() + listener_heartbeat.lease
      WHERE j.state = 'running' AND j.locked_by = listener_heartbeat.listener;
+    IF coalesce(listener_heartbeat.awake, false) THEN
+        -- Staying awake waits for no one: the enqueuers that share-locked this row in
+        -- piw._wake_listeners count on exactly that. Waiting for them (one may be a long import)
+        -- would hold back the leases above until they ran out, and another listener would take
+        -- over jobs still being written here.
+        UPDATE piw.listeners l SET awake = true, seen_at = now()
+         WHERE l.listener_id = (SELECT d.listener_id FROM piw.listeners d
+                                 WHERE d.listener_id = listener_heartbeat.listener
+                                   FOR UPDATE SKIP LOCKED);
+        IF NOT FOUND THEN
+            INSERT INTO piw.listeners (listener_id, awake, seen_at)
+            VALUES (listener_heartbeat.listener, true, now())
+                ON CONFLICT (listener_id) DO NOTHING;
+        END IF;
+    ELSE
+        -- Going to sleep waits here for every transaction that share-locked this row in
+        -- piw._wake_listeners and skipped NOTIFY; the listener then reads the queue once more.
+        INSERT INTO piw.listeners AS l (listener_id, awake, seen_at)
+        VALUES (listener_heartbeat.listener, false, now())
+            ON CONFLICT (listener_id) DO UPDATE
+           SET awake = excluded.awake, seen_at = excluded.seen_at;
+    END IF;
     -- A listener killed while awake never reads the queue again, yet enqueuers skip NOTIFY on its
     -- account until its mark goes stale. One silent for a whole lease (listeners of one site share
     -- their settings; heartbeats come at least three times a lease) is taken for dead: its mark is

@@ -7,6 +7,10 @@ AS $$
 DECLARE
     v_package text := piw._existing_package(remove_package.package);
 BEGIN
+    -- Lock the version rows before touching builds, in the order remove_version takes its locks
+    -- (version, then builds): deleting the builds first could deadlock with a racing
+    -- remove_version of one of these versions.
+    PERFORM 1 FROM piw.versions v WHERE v.package = v_package ORDER BY v.version FOR UPDATE;
     DELETE FROM piw.downloads d
      USING piw.files f, piw.builds b
      WHERE d.filename = f.filename
