@@ -76,8 +76,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => sql(|p, _| format!("DELETE FROM piw.packages WHERE package = piw.normalize_name('{p}')")),
         1 => sql(|p, v| format!("UPDATE piw.packages SET description = 'about {v}' WHERE package = piw.normalize_name('{p}')")),
         1 => sql(|_, v| format!("INSERT INTO piw.downloads (filename, accessed_at) SELECT filename, now() FROM piw.files WHERE package_version_tag = '{v}'")),
-        1 => Just(Op::Kill),
-        1 => Just(Op::Start),
+        2 => Just(Op::Kill),
+        2 => Just(Op::Start),
         1 => Just(Op::Settle),
     ]
 }
