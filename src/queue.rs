@@ -158,11 +158,13 @@ pub async fn leave(client: &impl GenericClient, listener: &str) -> Result<()> {
 
 /// How long until the queue next has something runnable without anyone asking: the earliest retry
 /// of a failed job, or the earliest lease to run out. `None` when nothing is waiting for a time.
+/// Pending jobs that are runnable now but wait for a conflicting running job do not count: the
+/// listener running that job claims them itself when it is done.
 pub async fn next_due_in(client: &impl GenericClient) -> Result<Option<Duration>> {
     let row = client
         .query_one(
             "SELECT extract(epoch FROM least(
-                        (SELECT min(run_after) FROM piw.jobs WHERE state = 'pending'),
+                        (SELECT min(run_after) FROM piw.jobs WHERE state = 'pending' AND run_after > now()),
                         (SELECT min(locked_until) FROM piw.jobs WHERE state = 'running')) - now())::float8",
             &[],
         )
