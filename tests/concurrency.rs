@@ -225,12 +225,17 @@ async fn leases_are_kept_while_a_long_transaction_counts_on_the_awake_listener()
         scalar(&client, "SELECT count(*) FROM piw.jobs WHERE kind = 'delete_wheel' AND state = 'running'").await == 1
     })
     .await;
-    // ... while a long transaction queues work counting on it (and so share-locks its row).
+    // ... while a long transaction queues work counting on it (and so holds the wake lock shared).
     let mut importer = db.connect().await;
     let long = importer.transaction().await.unwrap();
     long.batch_execute("CALL piw.rebuild('home')").await.unwrap();
-    let locked = client.batch_execute("SELECT 1 FROM piw.listeners WHERE awake FOR UPDATE NOWAIT").await;
-    assert_eq!(locked.unwrap_err().code(), Some(&SqlState::LOCK_NOT_AVAILABLE), "the awake listener's row is share-locked");
+    let held = scalar(
+        &client,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1885959938 AND objid = 0 AND objsubid = 2 \
+         AND mode = 'ShareLock' AND granted",
+    )
+    .await;
+    assert_eq!(held, 1, "the transaction counting on the awake listener holds the wake lock");
 
     // Three leases later the job is still the listener's: its heartbeats went through.
     let until: f64 = client.query_one("SELECT extract(epoch FROM now())::float8 + 3", &[]).await.unwrap().get(0);

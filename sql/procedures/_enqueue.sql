@@ -4,6 +4,10 @@ RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- Every admin call comes through here. With the targets as a parameter the planner would plan
+-- the insert afresh on every call (a custom plan always looks cheaper than the generic one);
+-- the generic plan (index probes per target) suits one target and thousands alike.
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_queued integer;

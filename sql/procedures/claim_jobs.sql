@@ -30,17 +30,40 @@ BEGIN
     -- A job waits while a conflicting one runs (see piw._jobs_conflict): one writer per page at a
     -- time, so an older render can never land after a newer one.
     FOR i IN 1 .. claim_jobs.max_jobs LOOP
+        -- A package's own work first (its wheels, its pages: what an admin waits for).
         SELECT * INTO v_job
           FROM piw.jobs j
          WHERE j.state = 'pending'
            AND j.run_after <= now()
+           AND j.kind NOT IN ('home', 'search', 'simple_root')
            AND NOT EXISTS (SELECT 1 FROM piw.jobs r
                             WHERE r.state = 'running'
                               AND piw._jobs_conflict(r.kind, r.package, r.filename, j.kind, j.package, j.filename))
          ORDER BY j.run_after, j.job_id
          LIMIT 1
            FOR UPDATE SKIP LOCKED;
-        EXIT WHEN NOT FOUND;
+        IF NOT FOUND THEN
+            -- The pages about the whole site read whole tables (the search index counts every
+            -- download): they wait until no package's work is running, so that they neither hold
+            -- a removal back nor run once per removal (requests meanwhile coalesce), unless they
+            -- have waited a second already.
+            SELECT * INTO v_job
+              FROM piw.jobs j
+             WHERE j.state = 'pending'
+               AND j.run_after <= now()
+               AND j.kind IN ('home', 'search', 'simple_root')
+               AND (j.created_at < now() - interval '1 second'
+                    OR NOT EXISTS (SELECT 1 FROM piw.jobs r
+                                    WHERE r.state = 'running'
+                                      AND r.kind IN ('simple', 'project', 'delete_wheel', 'delete_package')))
+               AND NOT EXISTS (SELECT 1 FROM piw.jobs r
+                                WHERE r.state = 'running'
+                                  AND piw._jobs_conflict(r.kind, r.package, r.filename, j.kind, j.package, j.filename))
+             ORDER BY j.run_after, j.job_id
+             LIMIT 1
+               FOR UPDATE SKIP LOCKED;
+            EXIT WHEN NOT FOUND;
+        END IF;
 
         -- Coalesce: every other pending request for this target that we can see has committed,
         -- so the render that follows this claim covers it.
@@ -64,4 +87,4 @@ END
 $$;
 
 COMMENT ON FUNCTION piw.claim_jobs(text, integer, interval, integer) IS
-'For listeners: claim up to max_jobs runnable targets (oldest first, none that conflicts with a running job: see piw._jobs_conflict), coalescing each target''s pending requests into one job, leased to listener for lease. Running jobs whose lease ran out are first made pending again (or failed after max_attempts). Finish each with piw.complete_job or piw.fail_job.';
+'For listeners: claim up to max_jobs runnable targets (oldest first, none that conflicts with a running job: see piw._jobs_conflict; home, search and simple_root only while no package''s job runs, or once they have waited a second), coalescing each target''s pending requests into one job, leased to listener for lease. Running jobs whose lease ran out are first made pending again (or failed after max_attempts). Finish each with piw.complete_job or piw.fail_job.';

@@ -6,50 +6,49 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_dead integer;
+    v_was_awake boolean;
+    v_dead      integer;
 BEGIN
     UPDATE piw.jobs j
        SET locked_until = now() + listener_heartbeat.lease
      WHERE j.state = 'running' AND j.locked_by = listener_heartbeat.listener;
-    IF coalesce(listener_heartbeat.awake, false) THEN
-        -- Staying awake waits for no one: the enqueuers that share-locked this row in
-        -- piw._wake_listeners count on exactly that. Waiting for them (one may be a long import)
-        -- would hold back the leases above until they ran out, and another listener would take
-        -- over jobs still being written here.
-        UPDATE piw.listeners l SET awake = true, seen_at = now()
-         WHERE l.listener_id = (SELECT d.listener_id FROM piw.listeners d
-                                 WHERE d.listener_id = listener_heartbeat.listener
-                                   FOR UPDATE SKIP LOCKED);
-        IF NOT FOUND THEN
-            INSERT INTO piw.listeners (listener_id, awake, seen_at)
-            VALUES (listener_heartbeat.listener, true, now())
-                ON CONFLICT (listener_id) DO NOTHING;
-        END IF;
-    ELSE
-        -- Going to sleep waits here for every transaction that share-locked this row in
-        -- piw._wake_listeners and skipped NOTIFY; the listener then reads the queue once more.
-        INSERT INTO piw.listeners AS l (listener_id, awake, seen_at)
-        VALUES (listener_heartbeat.listener, false, now())
-            ON CONFLICT (listener_id) DO UPDATE
-           SET awake = excluded.awake, seen_at = excluded.seen_at;
+    SELECT l.awake INTO v_was_awake FROM piw.listeners l WHERE l.listener_id = listener_heartbeat.listener;
+    -- Enqueuers hold no lock on this row (see piw._wake_listeners): recording our state never
+    -- waits for them, so the leases above are extended however long an enqueuer's transaction is.
+    INSERT INTO piw.listeners AS l (listener_id, awake, seen_at)
+    VALUES (listener_heartbeat.listener, coalesce(listener_heartbeat.awake, false), now())
+        ON CONFLICT (listener_id) DO UPDATE
+       SET awake = excluded.awake, seen_at = excluded.seen_at;
+    IF coalesce(v_was_awake, false) AND NOT coalesce(listener_heartbeat.awake, false) THEN
+        -- Going to sleep waits here for every enqueuer that may have seen us awake and skipped
+        -- NOTIFY (they hold the wake lock shared until they end); the listener then reads the
+        -- queue once more and finds their work. Enqueuers that come after this see us asleep.
+        PERFORM pg_advisory_xact_lock(1885959938, 0);
     END IF;
     -- A listener killed while awake never reads the queue again, yet enqueuers skip NOTIFY on its
     -- account until its mark goes stale. One silent for a whole lease (listeners of one site share
     -- their settings; heartbeats come at least three times a lease) is taken for dead: its mark is
-    -- cleared, once no enqueuer holds it (SKIP LOCKED: a heartbeat never waits for them), and
-    -- NOTIFY wakes the living to read the queue: the work counted on the dead is visible by then.
-    WITH dead AS (
-        UPDATE piw.listeners l SET awake = false
-         WHERE l.listener_id IN (
-               SELECT d.listener_id FROM piw.listeners d
+    -- cleared once no enqueuer is between reading it and committing (the wake lock is free; a
+    -- heartbeat never waits for one: it tries again next time), and NOTIFY wakes the living to
+    -- read the queue: the work counted on the dead is visible by then.
+    IF EXISTS (SELECT 1 FROM piw.listeners d
                 WHERE d.awake
                   AND d.listener_id <> listener_heartbeat.listener
-                  AND d.seen_at < now() - least(listener_heartbeat.lease, interval '30 seconds')
-                  FOR UPDATE SKIP LOCKED)
-        RETURNING 1)
-    SELECT count(*) INTO v_dead FROM dead;
-    IF v_dead > 0 THEN
-        PERFORM pg_notify('piw_jobs', '');
+                  AND d.seen_at < now() - least(listener_heartbeat.lease, interval '30 seconds'))
+       AND pg_try_advisory_xact_lock(1885959938, 0) THEN
+        WITH dead AS (
+            UPDATE piw.listeners l SET awake = false
+             WHERE l.listener_id IN (
+                   SELECT d.listener_id FROM piw.listeners d
+                    WHERE d.awake
+                      AND d.listener_id <> listener_heartbeat.listener
+                      AND d.seen_at < now() - least(listener_heartbeat.lease, interval '30 seconds')
+                      FOR UPDATE SKIP LOCKED)
+            RETURNING 1)
+        SELECT count(*) INTO v_dead FROM dead;
+        IF v_dead > 0 THEN
+            PERFORM pg_notify('piw_jobs', '');
+        END IF;
     END IF;
     -- Rows of listeners that vanished without saying goodbye.
     DELETE FROM piw.listeners l WHERE l.seen_at < now() - interval '1 day';

@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use tokio_postgres::GenericClient;
+use deadpool_postgres::ClientWrapper;
+use tokio_postgres::{Client, GenericClient};
 
 use super::output::{OutputDir, OutputError, Written};
 use crate::{
@@ -60,13 +61,22 @@ impl Executor {
         &self.output
     }
 
-    pub async fn execute(&self, client: &impl GenericClient, task: &Task) -> Result<Effect, JobError> {
+    /// Carry out `task` on a pooled connection (its statement cache keeps the per-package page
+    /// queries prepared: planned once per connection, not once per page).
+    pub async fn execute(&self, pooled: &ClientWrapper, task: &Task) -> Result<Effect, JobError> {
+        let client: &Client = pooled;
         match task {
             Task::Home => self.apply_all(pages::home(client).await?).await,
             Task::Search => self.apply_all(pages::search(client).await?).await,
             Task::SimpleRoot => self.apply_all(pages::simple_root(client).await?).await,
-            Task::Simple { package } => self.apply_all(pages::simple(client, package).await?).await,
-            Task::Project { package } => self.apply_all(pages::project(client, package).await?).await,
+            Task::Simple { package } => {
+                let statement = pooled.prepare_cached(pages::SIMPLE_QUERY).await.map_err(Error::from)?;
+                self.apply_all(pages::simple_prepared(client, &statement, package).await?).await
+            }
+            Task::Project { package } => {
+                let statement = pooled.prepare_cached(pages::PROJECT_QUERY).await.map_err(Error::from)?;
+                self.apply_all(pages::project_prepared(client, &statement, package).await?).await
+            }
             Task::SimpleAll => self.stream_all(client, true).await,
             Task::ProjectAll => self.stream_all(client, false).await,
             Task::DeleteWheel { package, filename } => self.wheels_locked(client, package, self.delete_wheel(client, package, filename)).await,

@@ -13,8 +13,10 @@ pub mod output;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use futures_util::StreamExt;
-use tokio::sync::{Mutex, Notify};
+use tokio::{
+    sync::{Mutex, Notify},
+    task::JoinSet,
+};
 use tokio_postgres::{Config, NoTls};
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +32,11 @@ use crate::{
 
 /// The `application_name` of a listener's connections, unless its configuration names one.
 pub const APPLICATION_NAME: &str = "piw-listener";
+
+/// While jobs run and a slot is free, the queue is looked at again after this pause, doubling up
+/// to `BUSY_POLL_MAX` while it has nothing: an awake listener gets no notifications.
+const BUSY_POLL_MIN: Duration = Duration::from_millis(5);
+const BUSY_POLL_MAX: Duration = Duration::from_millis(100);
 
 /// How a listener works. `Default` gives the daemon's settings.
 #[derive(Debug, Clone)]
@@ -123,7 +130,7 @@ pub async fn run(mut config: Config, options: ListenerOptions, cancel: Cancellat
 }
 
 impl Listener {
-    async fn supervise(&self, wake: &Notify) {
+    async fn supervise(self: &Arc<Self>, wake: &Notify) {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         // After a failed drain some claimed jobs may still be marked ours: hand them back first.
         let mut release_first = true;
@@ -159,43 +166,100 @@ impl Listener {
 
     /// Claim and carry out jobs until the queue has nothing runnable for us; then say when
     /// something falls due (a retry, a lease running out).
-    async fn drain(&self, release_first: bool) -> Result<Option<Duration>> {
+    ///
+    /// Jobs run as tasks of their own, up to `workers` at once, and a free slot is filled as soon
+    /// as one finishes: a slow job (the search index of a big site) never holds back the claim of
+    /// the next. The listener tells the database it is awake (enqueuers then skip NOTIFY) once it
+    /// has work in hand; while awake with a slot free it looks at the queue again after a short
+    /// pause instead of waiting for a notification; before it sleeps it says so and looks once
+    /// more (see `piw.listener_heartbeat`).
+    async fn drain(self: &Arc<Self>, release_first: bool) -> Result<Option<Duration>> {
         if release_first {
             queue::leave(&**self.client().await?, &self.id).await?;
         }
-        self.set_awake(true).await?;
+        let workers = self.options.workers.max(1);
+        let mut running: JoinSet<Result<()>> = JoinSet::new();
+        let mut awake = false;
+        let mut pause = BUSY_POLL_MIN;
         let mut done = 0usize;
-        loop {
+        // Ok(true): drained; Ok(false): cancelled.
+        let outcome: Result<bool> = loop {
             if self.cancel.is_cancelled() {
-                return Ok(None);
+                break Ok(false);
             }
-            let mut jobs = self.claim().await?;
-            if jobs.is_empty() {
-                // Going to sleep waits for every enqueuer that skipped NOTIFY because we were
-                // awake; their work is visible to the claim that follows.
-                self.set_awake(false).await?;
-                jobs = self.claim().await?;
-                if jobs.is_empty() {
+            let free = workers - running.len();
+            let mut claimed = 0;
+            if free > 0 {
+                let jobs = match self.claim(free).await {
+                    Ok(jobs) => jobs,
+                    Err(e) => break Err(e),
+                };
+                claimed = jobs.len();
+                for job in jobs {
+                    let listener = self.clone();
+                    running.spawn(async move { listener.run_job(job).await });
+                }
+                if claimed > 0 && !awake {
+                    // After the jobs have started: this is not on their way.
+                    if let Err(e) = self.set_awake(true).await {
+                        break Err(e);
+                    }
+                    awake = true;
+                }
+            }
+            if running.is_empty() {
+                if !awake {
                     if done > 0 {
                         tracing::debug!("queue drained after {done} jobs");
                     }
-                    return queue::next_due_in(&**self.client().await?).await;
+                    break Ok(true);
                 }
-                self.set_awake(true).await?;
+                // Going to sleep waits for every enqueuer that skipped NOTIFY because we were
+                // awake; their work is visible to the claim that follows.
+                if let Err(e) = self.set_awake(false).await {
+                    break Err(e);
+                }
+                awake = false;
+                continue;
             }
-            done += jobs.len();
-            let outcomes: Vec<Result<()>> = futures_util::stream::iter(jobs)
-                .map(|job| self.run_job(job))
-                .buffer_unordered(self.options.workers.max(1))
-                .collect()
-                .await;
-            outcomes.into_iter().collect::<Result<Vec<()>>>()?;
+            // Wait for a job to finish; with a slot free, look at the queue again meanwhile.
+            let poll = claimed < free;
+            tokio::select! {
+                finished = running.join_next() => {
+                    pause = BUSY_POLL_MIN;
+                    match finished {
+                        Some(Ok(Ok(()))) => done += 1,
+                        Some(Ok(Err(e))) => break Err(e),
+                        Some(Err(e)) => break Err(Error::Pool(format!("a job's task failed: {e}"))),
+                        None => {}
+                    }
+                }
+                () = tokio::time::sleep(pause), if poll => pause = (pause * 2).min(BUSY_POLL_MAX),
+            }
+        };
+        // The jobs in hand are finished, whatever ended the drain (their leases would otherwise
+        // have to run out before another listener could take them).
+        let mut outcome = outcome;
+        while let Some(finished) = running.join_next().await {
+            let failed = match finished {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e,
+                Err(e) => Error::Pool(format!("a job's task failed: {e}")),
+            };
+            if outcome.is_ok() {
+                outcome = Err(failed);
+            }
+        }
+        match outcome {
+            Ok(true) => queue::next_due_in(&**self.client().await?).await,
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
-    async fn claim(&self) -> Result<Vec<Job>> {
+    async fn claim(&self, max_jobs: usize) -> Result<Vec<Job>> {
         let options = ClaimOptions {
-            max_jobs: i32::try_from(self.options.workers * 2).unwrap_or(16),
+            max_jobs: i32::try_from(max_jobs).unwrap_or(16),
             lease: self.options.lease,
             max_attempts: self.options.max_attempts,
         };
@@ -209,13 +273,14 @@ impl Listener {
             return Ok(());
         }
         let client = self.client().await?;
+        let started = std::time::Instant::now();
         let outcome = match &job.task {
-            Some(task) => self.executor.execute(&**client, task).await,
+            Some(task) => self.executor.execute(&client, task).await,
             None => Err(executor::JobError::UnknownKind(job.kind.clone())),
         };
         match outcome {
             Ok(effect) => {
-                tracing::debug!(job = job.id, kind = %job.kind, ?effect, "done");
+                tracing::debug!(job = job.id, kind = %job.kind, ?effect, ms = started.elapsed().as_secs_f64() * 1000.0, "done");
                 if !queue::complete(&**client, &self.id, job.id).await? {
                     tracing::warn!("job {} ({}) was done after its lease passed to another listener", job.id, job.kind);
                 }

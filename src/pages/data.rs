@@ -12,7 +12,7 @@ use std::pin::pin;
 
 use futures_util::TryStreamExt;
 use serde::Serialize;
-use tokio_postgres::{types::Type, GenericClient, Row};
+use tokio_postgres::{types::Type, GenericClient, Row, RowStream, Statement};
 
 use crate::error::Result;
 
@@ -147,7 +147,7 @@ macro_rules! simple_sql {
     };
 }
 
-const SIMPLE_ONE_SQL: &str = simple_sql!("p.package = $1");
+pub(super) const SIMPLE_ONE_SQL: &str = simple_sql!("p.package = $1");
 pub(super) const SIMPLE_ALL_SQL: &str = simple_sql!("true");
 
 /// Groups the rows of [`simple_sql`] into pages as they arrive. The server only groups rows by
@@ -190,7 +190,16 @@ fn finish_simple(mut page: SimplePage) -> SimplePage {
 
 /// The simple page of one package; `None` when the package does not exist.
 pub async fn simple(client: &impl GenericClient, package: &str) -> Result<Option<SimplePage>> {
-    let mut rows = pin!(client.query_typed_raw(SIMPLE_ONE_SQL, [(package, Type::TEXT)]).await?);
+    simple_from(client.query_typed_raw(SIMPLE_ONE_SQL, [(package, Type::TEXT)]).await?).await
+}
+
+/// [`simple`] through `statement`, prepared from [`SIMPLE_ONE_SQL`] on this connection.
+pub async fn simple_prepared(client: &impl GenericClient, statement: &Statement, package: &str) -> Result<Option<SimplePage>> {
+    simple_from(client.query_raw(statement, [package]).await?).await
+}
+
+async fn simple_from(rows: RowStream) -> Result<Option<SimplePage>> {
+    let mut rows = pin!(rows);
     let mut grouper = SimpleGrouper::default();
     while let Some(row) = rows.try_next().await? {
         grouper.push(&row)?;
@@ -350,7 +359,7 @@ macro_rules! project_sql {
     };
 }
 
-const PROJECT_ONE_SQL: &str = project_sql!("p.package = $1");
+pub(super) const PROJECT_ONE_SQL: &str = project_sql!("p.package = $1");
 pub(super) const PROJECT_ALL_SQL: &str = project_sql!("true");
 
 /// Collects the rows of [`project_sql`] of one package at a time, in whatever order they come.
@@ -492,7 +501,16 @@ fn find_by<'a, T>(items: &'a mut [T], key: &str, key_of: impl Fn(&T) -> &String)
 
 /// The project data of one package; `None` when the package does not exist.
 pub async fn project(client: &impl GenericClient, package: &str) -> Result<Option<Project>> {
-    let mut rows = pin!(client.query_typed_raw(PROJECT_ONE_SQL, [(package, Type::TEXT)]).await?);
+    project_from(client.query_typed_raw(PROJECT_ONE_SQL, [(package, Type::TEXT)]).await?).await
+}
+
+/// [`project`] through `statement`, prepared from [`PROJECT_ONE_SQL`] on this connection.
+pub async fn project_prepared(client: &impl GenericClient, statement: &Statement, package: &str) -> Result<Option<Project>> {
+    project_from(client.query_raw(statement, [package]).await?).await
+}
+
+async fn project_from(rows: RowStream) -> Result<Option<Project>> {
+    let mut rows = pin!(rows);
     let mut grouper = ProjectGrouper::default();
     while let Some(row) = rows.try_next().await? {
         grouper.push(&row)?;

@@ -34,7 +34,7 @@ mod templates;
 
 use std::path::PathBuf;
 
-use tokio_postgres::GenericClient;
+use tokio_postgres::{GenericClient, Statement};
 
 use crate::error::Result;
 
@@ -116,7 +116,40 @@ pub async fn project(client: &impl GenericClient, package: &str) -> Result<Vec<O
         tracing::warn!(package, "not a normalized package name: no project page");
         return Ok(Vec::new());
     }
-    match data::project(client, package).await? {
+    project_outputs_of(package, data::project(client, package).await?)
+}
+
+/// The query behind [`simple`], for a caller that renders many pages on one connection: it
+/// prepares this once (a prepared statement is planned once, not on every render) and passes the
+/// statement to [`simple_prepared`].
+pub const SIMPLE_QUERY: &str = data::SIMPLE_ONE_SQL;
+
+/// The query behind [`project`]; see [`SIMPLE_QUERY`] and [`project_prepared`].
+pub const PROJECT_QUERY: &str = data::PROJECT_ONE_SQL;
+
+/// [`simple`] through `statement`, [`SIMPLE_QUERY`] prepared on this connection: the same pages.
+pub async fn simple_prepared(client: &impl GenericClient, statement: &Statement, package: &str) -> Result<Vec<Output>> {
+    if !is_package_name(package) {
+        tracing::warn!(package, "not a normalized package name: no simple page");
+        return Ok(Vec::new());
+    }
+    match data::simple_prepared(client, statement, package).await? {
+        Some(page) => Ok(vec![simple_output(&page)?]),
+        None => Ok(vec![Output::Remove { path: simple_path(package) }]),
+    }
+}
+
+/// [`project`] through `statement`, [`PROJECT_QUERY`] prepared on this connection: the same pages.
+pub async fn project_prepared(client: &impl GenericClient, statement: &Statement, package: &str) -> Result<Vec<Output>> {
+    if !is_package_name(package) {
+        tracing::warn!(package, "not a normalized package name: no project page");
+        return Ok(Vec::new());
+    }
+    project_outputs_of(package, data::project_prepared(client, statement, package).await?)
+}
+
+fn project_outputs_of(package: &str, project: Option<Project>) -> Result<Vec<Output>> {
+    match project {
         Some(project) => project_outputs(&project).map(Vec::from),
         None => {
             let [html, json] = project_paths(package);
