@@ -225,6 +225,11 @@ async fn leases_are_kept_while_a_long_transaction_counts_on_the_awake_listener()
         scalar(&client, "SELECT count(*) FROM piw.jobs WHERE kind = 'delete_wheel' AND state = 'running'").await == 1
     })
     .await;
+    // (The listener says it is awake once its jobs have started.)
+    wait_until("the listener to say it is awake", Duration::from_secs(30), || async {
+        scalar(&client, "SELECT count(*) FROM piw.listeners WHERE awake").await == 1
+    })
+    .await;
     // ... while a long transaction queues work counting on it (and so holds the wake lock shared).
     let mut importer = db.connect().await;
     let long = importer.transaction().await.unwrap();

@@ -8,7 +8,11 @@ AS $$
 BEGIN
     -- The foreign key would cascade too, but only after this row is gone, and then the files
     -- trigger could no longer tell which simple/PACKAGE/ directory holds the wheels.
-    DELETE FROM piw.files f WHERE f.build_id = OLD.build_id;
+    -- (A probe first: a build whose files went already, as remove_version deletes them, costs
+    -- no statement and no run of the files' triggers.)
+    IF EXISTS (SELECT 1 FROM piw.files f WHERE f.build_id = OLD.build_id) THEN
+        DELETE FROM piw.files f WHERE f.build_id = OLD.build_id;
+    END IF;
     RETURN OLD;
 END
 $$;

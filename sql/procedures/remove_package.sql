@@ -16,6 +16,16 @@ BEGIN
      WHERE d.filename = f.filename
        AND f.build_id = b.build_id
        AND b.package = v_package;
+    -- One statement per table, as in remove_version.
+    DELETE FROM piw.dependencies d
+     USING piw.files f, piw.builds b
+     WHERE d.filename = f.filename
+       AND f.build_id = b.build_id
+       AND b.package = v_package;
+    DELETE FROM piw.files f
+     USING piw.builds b
+     WHERE f.build_id = b.build_id
+       AND b.package = v_package;
     DELETE FROM piw.builds b WHERE b.package = v_package;
     DELETE FROM piw.versions v WHERE v.package = v_package;
     IF coalesce(remove_package.skip, false) THEN

@@ -14,8 +14,20 @@ BEGIN
        AND f.build_id = b.build_id
        AND b.package = v_package
        AND b.version = v_version;
-    -- Deleting builds deletes their files and dependencies; the triggers queue the wheels'
-    -- deletion and the pages.
+    -- Dependencies, files, then builds, each in one statement: the triggers queue the wheels'
+    -- deletion and the pages once per statement. (Deleting the builds alone would do the same
+    -- through their triggers and the foreign keys, but one statement per build and per file.)
+    DELETE FROM piw.dependencies d
+     USING piw.files f, piw.builds b
+     WHERE d.filename = f.filename
+       AND f.build_id = b.build_id
+       AND b.package = v_package
+       AND b.version = v_version;
+    DELETE FROM piw.files f
+     USING piw.builds b
+     WHERE f.build_id = b.build_id
+       AND b.package = v_package
+       AND b.version = v_version;
     DELETE FROM piw.builds b
      WHERE b.package = v_package
        AND b.version = v_version;

@@ -91,7 +91,12 @@ pub async fn run(mut config: Config, options: ListenerOptions, cancel: Cancellat
     if config.get_application_name().is_none() {
         config.application_name(APPLICATION_NAME);
     }
-    let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
+    // Fast recycling: a connection is handed out again unless it is closed, without a test query
+    // (Verified costs a round trip on every checkout, several per job, on the way of every page).
+    // A connection the server dropped is closed as soon as its socket says so; one that dies
+    // unnoticed fails its next query, which ends the drain like any lost connection: the
+    // supervisor backs off and tries again with fresh connections.
+    let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager)
         .max_size(options.workers + 2)
         .build()
