@@ -1,8 +1,13 @@
 //! Carrying out one job: render its pages and write them, or delete what its rows no longer hold.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    pin::pin,
+    sync::Arc,
+};
 
 use deadpool_postgres::ClientWrapper;
+use futures_util::TryStreamExt;
 use tokio_postgres::{Client, GenericClient};
 
 use super::output::{OutputDir, OutputError, Written};
@@ -106,28 +111,63 @@ impl Executor {
         .map_err(|e| JobError::Output(OutputError::Io { action: "writer panicked on", path: PathBuf::new(), source: std::io::Error::other(e.to_string()) }))?
     }
 
-    async fn stream_all(&self, client: &impl GenericClient, simple: bool) -> Result<Effect, JobError> {
-        let mut effect = Effect::default();
-        let mut failure: Option<OutputError> = None;
-        let output = &self.output;
-        let mut sink = |item: Output| -> crate::Result<()> {
-            // A page that cannot be written must not stop the others; the first failure fails the job.
-            match apply(output, &item) {
-                Ok(done) => effect.add(done),
-                Err(e) => {
-                    tracing::warn!("{e}");
-                    failure.get_or_insert(e);
+    /// Every package's simple or project pages: the rows stream in here, grouped by package, and
+    /// a pool of blocking threads (one per core) renders and writes the pages, fed through a
+    /// bounded channel: the server keeps sending while pages are rendered and written, all cores
+    /// render, and memory stays bounded by the channel, whatever the number of packages.
+    async fn stream_all(&self, client: &Client, simple: bool) -> Result<Effect, JobError> {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Streamed>(threads * STREAM_DEPTH_PER_THREAD);
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        let writers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (output, receiver) = (self.output.clone(), receiver.clone());
+                tokio::task::spawn_blocking(move || render_and_write(&output, &receiver))
+            })
+            .collect();
+        let produced = async {
+            if simple {
+                let mut pages = pin!(pages::all_simple_data(client).await?);
+                while let Some(page) = pages.try_next().await? {
+                    if sender.send(Streamed::Simple(page)).await.is_err() {
+                        break;
+                    }
+                }
+            } else {
+                let mut projects = pin!(pages::all_project_data(client).await?);
+                while let Some(project) = projects.try_next().await? {
+                    if sender.send(Streamed::Project(project)).await.is_err() {
+                        break;
+                    }
                 }
             }
-            Ok(())
-        };
-        if simple {
-            pages::all_simple(client, &mut sink).await?;
-        } else {
-            pages::all_project(client, &mut sink).await?;
+            Ok::<(), Error>(())
         }
+        .await;
+        // The writers finish what is queued, then see the channel closed.
+        drop(sender);
+        let mut effect = Effect::default();
+        let mut failure: Option<JobError> = None;
+        for writer in writers {
+            match writer.await {
+                Ok((done, failed)) => {
+                    effect.add(done);
+                    if let Some(e) = failed {
+                        failure.get_or_insert(e);
+                    }
+                }
+                Err(e) => {
+                    failure.get_or_insert(JobError::Output(OutputError::Io {
+                        action: "writer panicked on",
+                        path: PathBuf::new(),
+                        source: std::io::Error::other(e.to_string()),
+                    }));
+                }
+            }
+        }
+        produced?;
         match failure {
-            Some(e) => Err(e.into()),
+            Some(e) => Err(e),
             None => Ok(effect),
         }
     }
@@ -190,6 +230,49 @@ fn wheel_path(package: &str, filename: &str) -> Result<PathBuf, OutputError> {
 fn is_package_name(name: &str) -> bool {
     (1..=200).contains(&name.len())
         && name.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+/// Packages in flight between the rows and the writer threads, per thread.
+const STREAM_DEPTH_PER_THREAD: usize = 16;
+
+/// One package's data on its way to a writer thread.
+enum Streamed {
+    Simple(pages::SimplePage),
+    Project(pages::Project),
+}
+
+/// A writer thread of a streamed rebuild: render and write until the channel closes. A page that
+/// cannot be rendered or written does not stop the others; the first failure fails the job.
+fn render_and_write(output: &OutputDir, receiver: &std::sync::Mutex<tokio::sync::mpsc::Receiver<Streamed>>) -> (Effect, Option<JobError>) {
+    let mut effect = Effect::default();
+    let mut failure: Option<JobError> = None;
+    loop {
+        let next = receiver.lock().unwrap_or_else(std::sync::PoisonError::into_inner).blocking_recv();
+        let Some(streamed) = next else {
+            return (effect, failure);
+        };
+        let rendered = match &streamed {
+            Streamed::Simple(page) => pages::render_simple(page).map(|output| output.into_iter().collect()),
+            Streamed::Project(project) => pages::render_project(project),
+        };
+        let outputs: Vec<Output> = match rendered {
+            Ok(outputs) => outputs,
+            Err(e) => {
+                tracing::warn!("{e}");
+                failure.get_or_insert(e.into());
+                continue;
+            }
+        };
+        for item in &outputs {
+            match apply(output, item) {
+                Ok(done) => effect.add(done),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    failure.get_or_insert(e.into());
+                }
+            }
+        }
+    }
 }
 
 fn apply(output: &OutputDir, item: &Output) -> Result<Effect, OutputError> {

@@ -10,7 +10,7 @@
 
 use std::pin::pin;
 
-use futures_util::TryStreamExt;
+use futures_util::{Stream, TryStreamExt};
 use serde::Serialize;
 use tokio_postgres::{types::Type, GenericClient, Row, RowStream, Statement};
 
@@ -207,19 +207,52 @@ async fn simple_from(rows: RowStream) -> Result<Option<SimplePage>> {
     Ok(grouper.finish())
 }
 
-/// Every package's simple page, in package order, one at a time.
-pub async fn all_simple(client: &impl GenericClient, mut each: impl FnMut(SimplePage) -> Result<()>) -> Result<()> {
-    let mut rows = pin!(client.query_typed_raw(SIMPLE_ALL_SQL, no_params()).await?);
-    let mut grouper = SimpleGrouper::default();
-    while let Some(row) = rows.try_next().await? {
-        if let Some(page) = grouper.push(&row)? {
-            each(page)?;
+/// Every package's simple page, in package order, as the rows arrive: one package at a time is
+/// held here, and the stream needs no borrow of the client once the query is sent.
+pub async fn all_simple(client: &impl GenericClient) -> Result<impl Stream<Item = Result<SimplePage>> + Send + 'static> {
+    Ok(grouped(client.query_typed_raw(SIMPLE_ALL_SQL, no_params()).await?, SimpleGrouper::default()))
+}
+
+/// Groups a stream of rows into one item per package.
+trait Grouper: Send + 'static {
+    type Item: Send + 'static;
+    /// Take one row; returns the previous package's item when this row starts a new package.
+    fn push_row(&mut self, row: &Row) -> Result<Option<Self::Item>>;
+    fn finish_rows(self) -> Option<Self::Item>;
+}
+
+impl Grouper for SimpleGrouper {
+    type Item = SimplePage;
+    fn push_row(&mut self, row: &Row) -> Result<Option<SimplePage>> {
+        self.push(row)
+    }
+    fn finish_rows(self) -> Option<SimplePage> {
+        self.finish()
+    }
+}
+
+impl Grouper for ProjectGrouper {
+    type Item = Project;
+    fn push_row(&mut self, row: &Row) -> Result<Option<Project>> {
+        self.push(row)
+    }
+    fn finish_rows(self) -> Option<Project> {
+        self.finish()
+    }
+}
+
+fn grouped<G: Grouper>(rows: RowStream, grouper: G) -> impl Stream<Item = Result<G::Item>> + Send + 'static {
+    futures_util::stream::try_unfold((Box::pin(rows), Some(grouper)), |(mut rows, mut grouper)| async move {
+        let Some(current) = grouper.as_mut() else {
+            return Ok(None);
+        };
+        while let Some(row) = rows.try_next().await? {
+            if let Some(item) = current.push_row(&row)? {
+                return Ok(Some((item, (rows, grouper))));
+            }
         }
-    }
-    if let Some(page) = grouper.finish() {
-        each(page)?;
-    }
-    Ok(())
+        Ok(grouper.take().and_then(G::finish_rows).map(|item| (item, (rows, None))))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,19 +551,9 @@ async fn project_from(rows: RowStream) -> Result<Option<Project>> {
     Ok(grouper.finish())
 }
 
-/// Every package's project data, in package order, one at a time.
-pub async fn all_project(client: &impl GenericClient, mut each: impl FnMut(Project) -> Result<()>) -> Result<()> {
-    let mut rows = pin!(client.query_typed_raw(PROJECT_ALL_SQL, no_params()).await?);
-    let mut grouper = ProjectGrouper::default();
-    while let Some(row) = rows.try_next().await? {
-        if let Some(project) = grouper.push(&row)? {
-            each(project)?;
-        }
-    }
-    if let Some(project) = grouper.finish() {
-        each(project)?;
-    }
-    Ok(())
+/// Every package's project data, in package order, as the rows arrive (see [`all_simple`]).
+pub async fn all_project(client: &impl GenericClient) -> Result<impl Stream<Item = Result<Project>> + Send + 'static> {
+    Ok(grouped(client.query_typed_raw(PROJECT_ALL_SQL, no_params()).await?, ProjectGrouper::default()))
 }
 
 fn no_params() -> [(&'static str, Type); 0] {

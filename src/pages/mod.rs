@@ -32,7 +32,9 @@ mod data;
 mod json;
 mod templates;
 
-use std::path::PathBuf;
+use std::{path::PathBuf, pin::pin};
+
+use futures_util::{Stream, TryStreamExt};
 
 use tokio_postgres::{GenericClient, Statement};
 
@@ -163,13 +165,13 @@ fn project_outputs_of(package: &str, project: Option<Project>) -> Result<Vec<Out
 /// One query over every package, grouped as rows arrive: one package in memory at a time.
 /// Each page is byte for byte what [`simple`] renders for that package.
 pub async fn all_simple(client: &impl GenericClient, sink: &mut (dyn FnMut(Output) -> Result<()> + Send)) -> Result<()> {
-    data::all_simple(client, |page| {
-        if !is_package_name(&page.package) {
-            return Ok(());
+    let mut pages = pin!(all_simple_data(client).await?);
+    while let Some(page) = pages.try_next().await? {
+        if let Some(output) = render_simple(&page)? {
+            sink(output)?;
         }
-        sink(simple_output(&page)?)
-    })
-    .await
+    }
+    Ok(())
 }
 
 /// Every package's project pages, streamed: `sink` is called once per page (HTML, then JSON),
@@ -178,15 +180,43 @@ pub async fn all_simple(client: &impl GenericClient, sink: &mut (dyn FnMut(Outpu
 /// One query over every package, grouped as rows arrive: one package in memory at a time.
 /// Each page is byte for byte what [`project`] renders for that package.
 pub async fn all_project(client: &impl GenericClient, sink: &mut (dyn FnMut(Output) -> Result<()> + Send)) -> Result<()> {
-    data::all_project(client, |project| {
-        if !is_package_name(&project.package) {
-            return Ok(());
+    let mut projects = pin!(all_project_data(client).await?);
+    while let Some(project) = projects.try_next().await? {
+        for output in render_project(&project)? {
+            sink(output)?;
         }
-        let [html, json] = project_outputs(&project)?;
-        sink(html)?;
-        sink(json)
-    })
-    .await
+    }
+    Ok(())
+}
+
+/// What [`all_simple`] renders, before rendering: every package's simple page data in package
+/// order, as the rows arrive. For a caller that renders elsewhere (on other threads: rendering
+/// needs no connection) with [`render_simple`]. The stream no longer borrows `client`.
+pub async fn all_simple_data(client: &impl GenericClient) -> Result<impl Stream<Item = Result<SimplePage>> + Send + 'static> {
+    data::all_simple(client).await
+}
+
+/// What [`all_project`] renders, before rendering (see [`all_simple_data`] and [`render_project`]).
+pub async fn all_project_data(client: &impl GenericClient) -> Result<impl Stream<Item = Result<Project>> + Send + 'static> {
+    data::all_project(client).await
+}
+
+/// One streamed simple page, as [`all_simple`] hands it to its sink; `None` for a name that is
+/// not a normalized package name (no such package can exist).
+pub fn render_simple(page: &SimplePage) -> Result<Option<Output>> {
+    if !is_package_name(&page.package) {
+        return Ok(None);
+    }
+    simple_output(page).map(Some)
+}
+
+/// One streamed package's project pages (HTML, then JSON), as [`all_project`] hands them to its
+/// sink; none for a name that is not a normalized package name.
+pub fn render_project(project: &Project) -> Result<Vec<Output>> {
+    if !is_package_name(&project.package) {
+        return Ok(Vec::new());
+    }
+    project_outputs(project).map(Vec::from)
 }
 
 fn simple_output(page: &SimplePage) -> Result<Output> {
