@@ -63,15 +63,11 @@ impl OutputDir {
         let (dir, name) = self.parent_dir(relative, true)?;
         let target = dir.join(name);
         if let Ok(meta) = fs::symlink_metadata(&target) {
-            if meta.is_file() && meta.len() == bytes.len() as u64 {
-                if let Ok(existing) = fs::read(&target) {
-                    if existing == bytes {
-                        // A listener killed between writing the temporary file and renaming it
-                        // left it behind; no one else writes this page now (one writer per page).
-                        let _ = fs::remove_file(dir.join(temporary_name(name)));
-                        return Ok(Written::Unchanged);
-                    }
-                }
+            if meta.is_file() && meta.len() == bytes.len() as u64 && holds(&target, bytes) {
+                // A listener killed between writing the temporary file and renaming it
+                // left it behind; no one else writes this page now (one writer per page).
+                let _ = fs::remove_file(dir.join(temporary_name(name)));
+                return Ok(Written::Unchanged);
             }
         }
         let temporary = dir.join(temporary_name(name));
@@ -170,6 +166,26 @@ impl OutputDir {
             Ok(found) => Ok(Some(found)),
             Err(OutputError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// Whether the file at `path` holds exactly `bytes`, read a piece at a time (the simple root and
+/// the search index of a big site are tens of megabytes).
+fn holds(path: &Path, bytes: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = fs::File::open(path) else {
+        return false;
+    };
+    let mut buffer = vec![0; bytes.len().clamp(1, 1 << 16)];
+    let mut offset = 0;
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => return offset == bytes.len(),
+            Ok(n) if offset + n <= bytes.len() && buffer[..n] == bytes[offset..offset + n] => offset += n,
+            Ok(_) => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
         }
     }
 }

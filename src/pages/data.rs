@@ -86,26 +86,25 @@ pub(super) const SEARCH_SQL: &str = "
      WHERE p.skip = ''
      ORDER BY p.package COLLATE \"C\"";
 
-/// `[package, downloads in the last 30 days, downloads ever]` for every package not skipped.
-pub async fn search(client: &impl GenericClient) -> Result<Vec<SearchEntry>> {
+/// `[package, downloads in the last 30 days, downloads ever]` for every package not skipped, in
+/// order, handed to `each` as the rows arrive (no list of them is kept).
+pub async fn search(client: &impl GenericClient, mut each: impl FnMut(SearchEntry) -> Result<()>) -> Result<()> {
     let mut rows = pin!(client.query_typed_raw(SEARCH_SQL, no_params()).await?);
-    let mut entries = Vec::new();
     while let Some(row) = rows.try_next().await? {
-        entries.push(SearchEntry(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+        each(SearchEntry(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))?;
     }
-    Ok(entries)
+    Ok(())
 }
 
 pub(super) const SIMPLE_ROOT_SQL: &str = "SELECT package FROM piw.packages WHERE skip = '' ORDER BY package COLLATE \"C\"";
 
-/// Every package not skipped, sorted.
-pub async fn simple_root(client: &impl GenericClient) -> Result<Vec<String>> {
+/// Every package not skipped, sorted, handed to `each` as the rows arrive.
+pub async fn simple_root(client: &impl GenericClient, mut each: impl FnMut(&str)) -> Result<()> {
     let mut rows = pin!(client.query_typed_raw(SIMPLE_ROOT_SQL, no_params()).await?);
-    let mut packages = Vec::new();
     while let Some(row) = rows.try_next().await? {
-        packages.push(row.try_get(0)?);
+        each(row.try_get(0)?);
     }
-    Ok(packages)
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

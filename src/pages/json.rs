@@ -9,8 +9,38 @@ use super::data::{Build, Project, SearchEntry};
 use crate::error::{Error, Result};
 
 /// `[[package, downloads_last_30_days, downloads_all], ...]`, then a newline.
+#[cfg(test)]
 pub fn search(entries: &[SearchEntry]) -> Result<Vec<u8>> {
-    to_bytes("packages.json", &entries)
+    let mut json = SearchJson::new();
+    for entry in entries {
+        json.push(entry)?;
+    }
+    Ok(json.finish())
+}
+
+/// `packages.json` written as the entries arrive (no list of them is kept): the bytes
+/// `serde_json` gives the whole array, then a newline.
+pub struct SearchJson {
+    bytes: Vec<u8>,
+    empty: bool,
+}
+
+impl SearchJson {
+    pub fn new() -> Self {
+        SearchJson { bytes: vec![b'['], empty: true }
+    }
+
+    pub fn push(&mut self, entry: &SearchEntry) -> Result<()> {
+        if !std::mem::replace(&mut self.empty, false) {
+            self.bytes.push(b',');
+        }
+        serde_json::to_writer(&mut self.bytes, entry).map_err(|e| Error::io("rendering packages.json", e.into()))
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.bytes.extend_from_slice(b"]\n");
+        self.bytes
+    }
 }
 
 #[derive(Serialize)]

@@ -29,6 +29,7 @@
 //! `templates` (the minijinja environment and HTML pages), `json` (the JSON documents).
 
 mod data;
+mod direct;
 mod json;
 mod templates;
 
@@ -83,14 +84,16 @@ pub async fn home(client: &impl GenericClient) -> Result<Vec<Output>> {
 
 /// `packages.json`.
 pub async fn search(client: &impl GenericClient) -> Result<Vec<Output>> {
-    let entries = data::search(client).await?;
-    Ok(vec![Output::Write { path: PathBuf::from("packages.json"), bytes: json::search(&entries)? }])
+    let mut json = json::SearchJson::new();
+    data::search(client, |entry| json.push(&entry)).await?;
+    Ok(vec![Output::Write { path: PathBuf::from("packages.json"), bytes: json.finish() }])
 }
 
 /// `simple/index.html`.
 pub async fn simple_root(client: &impl GenericClient) -> Result<Vec<Output>> {
-    let packages = data::simple_root(client).await?;
-    Ok(vec![Output::Write { path: PathBuf::from("simple/index.html"), bytes: templates::simple_root(&packages)? }])
+    let mut root = direct::SimpleRoot::new();
+    data::simple_root(client, |package| root.push(package)).await?;
+    Ok(vec![Output::Write { path: PathBuf::from("simple/index.html"), bytes: root.finish() }])
 }
 
 /// `simple/PACKAGE/index.html` (Remove when the package no longer exists).
@@ -220,13 +223,13 @@ pub fn render_project(project: &Project) -> Result<Vec<Output>> {
 }
 
 fn simple_output(page: &SimplePage) -> Result<Output> {
-    Ok(Output::Write { path: simple_path(&page.package), bytes: templates::simple(page)? })
+    Ok(Output::Write { path: simple_path(&page.package), bytes: direct::simple(page) })
 }
 
 fn project_outputs(project: &Project) -> Result<[Output; 2]> {
     let [html_path, json_path] = project_paths(&project.package);
     Ok([
-        Output::Write { path: html_path, bytes: templates::project(project)? },
+        Output::Write { path: html_path, bytes: direct::project(project)? },
         Output::Write { path: json_path, bytes: json::project(project)? },
     ])
 }

@@ -7,21 +7,24 @@
 
 use std::sync::LazyLock;
 
+#[cfg(test)]
+use minijinja::context;
 use minijinja::{
-    context,
     syntax::SyntaxConfig,
     value::{Serde, Value},
     Environment,
 };
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::data::{Home, Project, SimplePage};
+use super::data::Home;
+#[cfg(test)]
+use super::data::{Project, SimplePage};
 use crate::error::{Error, Result};
 
 /// Characters of a filename kept as they are in an href: RFC 3986 "unreserved". Everything else
 /// (`+`, `%`, `#`, `?`, spaces, non-ASCII ...) is percent-encoded, which static servers and pip
 /// decode back to the filename.
-const HREF_KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+pub(super) const HREF_KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 static ENVIRONMENT: LazyLock<Result<Environment<'static>, String>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -65,17 +68,30 @@ pub fn home(home: &Home) -> Result<Vec<u8>> {
     render("home.html", Value::from(Serde(home)))
 }
 
+/// Render `source`, a template given as text, in the pages' environment (it may extend
+/// `layout.html`; it is not auto-escaped, so it should print no values).
+pub(super) fn render_source(source: &str) -> Result<String> {
+    let env = ENVIRONMENT.as_ref().map_err(|e| render_error("a template", e.clone()))?;
+    env.render_str(source, ()).map_err(|e| render_error("a template", format!("{e:#}")))
+}
+
+// The pages rendered by the thousand are written by `super::direct`; these template renders are
+// the reference it is tested against.
+
 /// `simple/index.html`.
+#[cfg(test)]
 pub fn simple_root(packages: &[String]) -> Result<Vec<u8>> {
     render("simple_root.html", context! { packages => Value::from(Serde(packages)) })
 }
 
 /// `simple/PACKAGE/index.html`.
+#[cfg(test)]
 pub fn simple(page: &SimplePage) -> Result<Vec<u8>> {
     render("simple.html", Value::from(Serde(page)))
 }
 
 /// `project/PACKAGE/index.html`.
+#[cfg(test)]
 pub fn project(project: &Project) -> Result<Vec<u8>> {
     render("project.html", Value::from(Serde(project)))
 }
