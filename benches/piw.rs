@@ -63,6 +63,9 @@ struct Scale {
     /// Also measure removals on a `small` dataset, for the large ÷ small ratio.
     reference_small: bool,
     shared_buffers: &'static str,
+    /// Where the pages go by default: /dev/shm holds small sites; a large one (1.8M pages, ~17 GB
+    /// of blocks) goes to disk, and so does its floor.
+    pages_on_disk: bool,
 }
 
 impl Scale {
@@ -79,6 +82,7 @@ impl Scale {
                 callers: vec![1, 16, 64],
                 reference_small: false,
                 shared_buffers: "128MB",
+                pages_on_disk: false,
             },
             "small" => Scale {
                 name: "small",
@@ -91,6 +95,7 @@ impl Scale {
                 callers: vec![1, 16, 64],
                 reference_small: false,
                 shared_buffers: "256MB",
+                pages_on_disk: false,
             },
             "large" => Scale {
                 name: "large",
@@ -98,11 +103,14 @@ impl Scale {
                 versions: 5,
                 compiled_share: 0.01,
                 compiled_versions: Some(1),
-                removals: 100,
+                // Each waits for the queue to drain, and the search index of 600,000 packages
+                // takes ~15 s to rebuild after every removal.
+                removals: 40,
                 window: Duration::from_secs(5),
                 callers: vec![1, 16, 64],
                 reference_small: true,
                 shared_buffers: "1GB",
+                pages_on_disk: true,
             },
             _ => return None,
         })
@@ -112,17 +120,20 @@ impl Scale {
 struct Args {
     scale: Scale,
     json: PathBuf,
-    /// Where the cluster and the output directories go.
+    /// Where the cluster goes.
     scratch: PathBuf,
+    /// Where the output directories go.
+    pages: PathBuf,
 }
 
 const USAGE: &str = "usage: cargo bench --bench piw -- [--scale tiny|small|large] [--packages N] [--removals N] \
-                     [--window SECONDS] [--json FILE] [--scratch DIR]";
+                     [--window SECONDS] [--json FILE] [--scratch DIR] [--pages DIR]";
 
 fn parse_args() -> Result<Args, String> {
     let mut scale = Scale::named("small").expect("small exists");
     let mut json = None;
     let mut scratch = None;
+    let mut pages = None;
     let mut packages = None;
     let mut removals = None;
     let mut window = None;
@@ -141,6 +152,7 @@ fn parse_args() -> Result<Args, String> {
             "--window" => window = Some(value("--window")?.parse::<f64>().map_err(|e| e.to_string())?),
             "--json" => json = Some(PathBuf::from(value("--json")?)),
             "--scratch" => scratch = Some(PathBuf::from(value("--scratch")?)),
+            "--pages" => pages = Some(PathBuf::from(value("--pages")?)),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -159,7 +171,8 @@ fn parse_args() -> Result<Args, String> {
     });
     // /dev/shm keeps the disk out of the figures; it is open to the postgres account.
     let scratch = scratch.unwrap_or_else(|| if Path::new("/dev/shm").is_dir() { "/dev/shm".into() } else { std::env::temp_dir() });
-    Ok(Args { scale, json, scratch })
+    let pages = pages.unwrap_or_else(|| if scale.pages_on_disk { PathBuf::from("/var/tmp") } else { scratch.clone() });
+    Ok(Args { scale, json, scratch, pages })
 }
 
 fn main() -> ExitCode {
@@ -190,13 +203,16 @@ struct BenchCluster {
     cluster: Cluster,
     postmaster: Child,
     root: PathBuf,
+    /// The output directories (and the floor's) live here.
+    pages: PathBuf,
     _reaper: ChildStdin,
 }
 
 impl BenchCluster {
-    fn start(scratch: &Path, scale: &Scale) -> Res<BenchCluster> {
+    fn start(scratch: &Path, pages_parent: &Path, scale: &Scale) -> Res<BenchCluster> {
         let root = tempfile::Builder::new().prefix("piw-bench-").tempdir_in(scratch)?.keep();
         fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        let pages = tempfile::Builder::new().prefix("piw-bench-pages-").tempdir_in(pages_parent)?.keep();
         let cluster = Cluster::new(root.join("pg"))?;
         cluster.initialize(Durability::Throwaway)?;
         // Settings for bulk data on a throwaway cluster: no WAL for tables the generator truncates
@@ -211,8 +227,8 @@ impl BenchCluster {
         )?;
         fs::write(&conf, text)?;
         let postmaster = cluster.spawn_postmaster()?;
-        let reaper = spawn_reaper(postmaster.id(), &root)?;
-        Ok(BenchCluster { cluster, postmaster, root, _reaper: reaper })
+        let reaper = spawn_reaper(postmaster.id(), &root, &pages)?;
+        Ok(BenchCluster { cluster, postmaster, root, pages, _reaper: reaper })
     }
 
     async fn create_database(&self, name: &str) -> Res<Site> {
@@ -222,7 +238,7 @@ impl BenchCluster {
         let mut client = piw::db::connect_with(&config).await?;
         piw::schema::migrate(&mut client).await?;
         client.batch_execute(include_str!("dataset.sql")).await?;
-        let output = self.root.join(format!("www-{name}"));
+        let output = self.pages.join(format!("www-{name}"));
         fs::create_dir_all(&output)?;
         Ok(Site { dsn: self.cluster.dsn(name), config, client, output, listener: None })
     }
@@ -236,25 +252,27 @@ impl Drop for BenchCluster {
         }
         let _ = self.postmaster.wait();
         let _ = fs::remove_dir_all(&self.root);
+        let _ = fs::remove_dir_all(&self.pages);
     }
 }
 
 /// A shell in a session of its own that waits for our end of its stdin to close, then stops the
 /// server and deletes the scratch directory.
-fn spawn_reaper(postmaster_pid: u32, root: &Path) -> std::io::Result<ChildStdin> {
+fn spawn_reaper(postmaster_pid: u32, root: &Path, pages: &Path) -> std::io::Result<ChildStdin> {
     let script = r#"
         read -r _
         kill -INT "$1" 2>/dev/null
         i=0
         while kill -0 "$1" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i+1)); done
         kill -KILL "$1" 2>/dev/null
-        rm -rf "$2"
+        rm -rf "$2" "$3"
     "#;
     let mut command = Command::new("sh");
     command
         .args(["-c", script, "piw-bench-reaper"])
         .arg(postmaster_pid.to_string())
         .arg(root)
+        .arg(pages)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -728,7 +746,9 @@ impl Report {
 }
 
 fn progress(message: &str) {
-    eprintln!("[piw bench] {message}");
+    static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let since = STARTED.get_or_init(Instant::now).elapsed();
+    eprintln!("[piw bench {:>7.1} s] {message}", since.as_secs_f64());
     let _ = std::io::stderr().flush();
 }
 
@@ -740,8 +760,8 @@ async fn run(args: Args) -> Res<()> {
     out.insert("scale".into(), json!(scale.name));
     out.insert("cores".into(), json!(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)));
 
-    progress(&format!("starting a private cluster under {}", args.scratch.display()));
-    let cluster = BenchCluster::start(&args.scratch, &scale)?;
+    progress(&format!("starting a private cluster under {} (pages under {})", args.scratch.display(), args.pages.display()));
+    let cluster = BenchCluster::start(&args.scratch, &args.pages, &scale)?;
     let mut site = cluster.create_database("bench").await?;
 
     progress(&format!("generating {} packages", scale.packages));
@@ -772,7 +792,7 @@ async fn run(args: Args) -> Res<()> {
     // The floor.
     progress("floor: COPY of the same queries, then the same files by a minimal writer");
     let (copy_time, copy_bytes) = copy_floor(&site.config).await?;
-    let floor_dir = cluster.root.join("floor");
+    let floor_dir = cluster.pages.join("floor");
     let write_time = tokio::task::block_in_place(|| write_floor(&pages, &floor_dir))?;
     tokio::task::block_in_place(|| fs::remove_dir_all(&floor_dir))?;
     let floor = copy_time + write_time;
