@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio_postgres::GenericClient;
+use tokio_postgres::{GenericClient, ToStatement};
 
 use crate::error::Result;
 
@@ -98,14 +98,26 @@ impl Default for ClaimOptions {
     }
 }
 
+/// The statements a listener runs for every job or claim. [`claim`], [`complete`] and
+/// [`heartbeat`] send their text; a listener prepares them once per connection (a statement sent
+/// as text costs a round trip and a parse of its own every time) and calls the `*_with` forms.
+pub const CLAIM_SQL: &str = "SELECT job_id, kind, package, filename, attempts
+                               FROM piw.claim_jobs($1, $2, make_interval(secs => $3), $4)";
+pub const COMPLETE_SQL: &str = "SELECT piw.complete_job($1, $2)";
+pub const HEARTBEAT_SQL: &str = "SELECT piw.listener_heartbeat($1, $2, make_interval(secs => $3))";
+
 /// `piw.claim_jobs`: up to `max_jobs` jobs, coalesced, leased to `listener`.
 pub async fn claim(client: &impl GenericClient, listener: &str, options: ClaimOptions) -> Result<Vec<Job>> {
+    claim_with(client, CLAIM_SQL, listener, options).await
+}
+
+/// [`claim`] through `statement`: [`CLAIM_SQL`], as text or prepared on this connection.
+pub async fn claim_with<S>(client: &impl GenericClient, statement: &S, listener: &str, options: ClaimOptions) -> Result<Vec<Job>>
+where
+    S: ?Sized + ToStatement + Sync + Send,
+{
     let rows = client
-        .query(
-            "SELECT job_id, kind, package, filename, attempts
-               FROM piw.claim_jobs($1, $2, make_interval(secs => $3), $4)",
-            &[&listener, &options.max_jobs, &options.lease.as_secs_f64(), &options.max_attempts],
-        )
+        .query(statement, &[&listener, &options.max_jobs, &options.lease.as_secs_f64(), &options.max_attempts])
         .await?;
     Ok(rows
         .into_iter()
@@ -118,7 +130,15 @@ pub async fn claim(client: &impl GenericClient, listener: &str, options: ClaimOp
 
 /// `piw.complete_job`: false if the lease had passed to another listener.
 pub async fn complete(client: &impl GenericClient, listener: &str, job_id: i64) -> Result<bool> {
-    Ok(client.query_one("SELECT piw.complete_job($1, $2)", &[&job_id, &listener]).await?.get(0))
+    complete_with(client, COMPLETE_SQL, listener, job_id).await
+}
+
+/// [`complete`] through `statement`: [`COMPLETE_SQL`], as text or prepared on this connection.
+pub async fn complete_with<S>(client: &impl GenericClient, statement: &S, listener: &str, job_id: i64) -> Result<bool>
+where
+    S: ?Sized + ToStatement + Sync + Send,
+{
+    Ok(client.query_one(statement, &[&job_id, &listener]).await?.get(0))
 }
 
 /// `piw.fail_job`: retry after `retry_in`, or give up (state failed) when it is `None`.
@@ -141,12 +161,15 @@ pub async fn fail(
 
 /// `piw.listener_heartbeat`: alive, awake or not, leases extended by `lease`.
 pub async fn heartbeat(client: &impl GenericClient, listener: &str, awake: bool, lease: Duration) -> Result<()> {
-    client
-        .execute(
-            "SELECT piw.listener_heartbeat($1, $2, make_interval(secs => $3))",
-            &[&listener, &awake, &lease.as_secs_f64()],
-        )
-        .await?;
+    heartbeat_with(client, HEARTBEAT_SQL, listener, awake, lease).await
+}
+
+/// [`heartbeat`] through `statement`: [`HEARTBEAT_SQL`], as text or prepared on this connection.
+pub async fn heartbeat_with<S>(client: &impl GenericClient, statement: &S, listener: &str, awake: bool, lease: Duration) -> Result<()>
+where
+    S: ?Sized + ToStatement + Sync + Send,
+{
+    client.execute(statement, &[&listener, &awake, &lease.as_secs_f64()]).await?;
     Ok(())
 }
 
@@ -195,7 +218,7 @@ pub async fn progress_up_to(client: &impl GenericClient, job_id: i64) -> Result<
 /// deleting that package's wheels checks that their rows are gone, then deletes the files. Without
 /// the lock the check could run between the importer's write and its commit, and the new wheel
 /// would be deleted under a row that exists.
-const WHEELS_LOCK: i32 = 0x7069_7701;
+pub(crate) const WHEELS_LOCK: i32 = 0x7069_7701;
 
 /// For importers: hold `package`'s wheels lock, shared, until the transaction ends. Take it before
 /// putting a wheel in place: a listener about to delete the package's wheels then waits for the
@@ -208,11 +231,16 @@ pub async fn lock_wheels_for_import(transaction: &impl GenericClient, package: &
 /// For listeners: hold `package`'s wheels lock, exclusively, on this session until
 /// [`unlock_wheels`]: while it is held no importer is between writing a wheel and committing it.
 pub async fn lock_wheels(client: &impl GenericClient, package: &str) -> Result<()> {
-    client.execute("SELECT pg_advisory_lock($1, hashtext($2))", &[&WHEELS_LOCK, &package]).await?;
+    client.execute(LOCK_WHEELS_SQL, &[&WHEELS_LOCK, &package]).await?;
     Ok(())
 }
 
+/// The statements of [`lock_wheels`] and [`unlock_wheels`], for a listener that prepares them:
+/// their parameters are [`WHEELS_LOCK`] and the package.
+pub(crate) const LOCK_WHEELS_SQL: &str = "SELECT pg_advisory_lock($1, hashtext($2))";
+pub(crate) const UNLOCK_WHEELS_SQL: &str = "SELECT pg_advisory_unlock($1, hashtext($2))";
+
 pub async fn unlock_wheels(client: &impl GenericClient, package: &str) -> Result<()> {
-    client.execute("SELECT pg_advisory_unlock($1, hashtext($2))", &[&WHEELS_LOCK, &package]).await?;
+    client.execute(UNLOCK_WHEELS_SQL, &[&WHEELS_LOCK, &package]).await?;
     Ok(())
 }

@@ -84,7 +84,7 @@ impl Executor {
             }
             Task::SimpleAll => self.stream_all(client, true).await,
             Task::ProjectAll => self.stream_all(client, false).await,
-            Task::DeleteWheel { package, filename } => self.wheels_locked(client, package, self.delete_wheel(client, package, filename)).await,
+            Task::DeleteWheel { package, filename } => self.delete_wheel(pooled, package, filename).await,
             Task::DeletePackage { package } => self.wheels_locked(client, package, self.delete_package(client, package)).await,
         }
     }
@@ -172,19 +172,31 @@ impl Executor {
         }
     }
 
-    async fn delete_wheel(&self, client: &impl GenericClient, package: &str, filename: &str) -> Result<Effect, JobError> {
+    /// Delete `simple/PACKAGE/FILENAME` unless its row came back, holding the package's wheels
+    /// lock (see `queue::lock_wheels`), so an importer between writing a wheel and committing its
+    /// row is waited for.
+    async fn delete_wheel(&self, pooled: &ClientWrapper, package: &str, filename: &str) -> Result<Effect, JobError> {
         let path = wheel_path(package, filename)?;
-        // The row may have come back (a rebuild imported the same file) since the deletion was queued.
-        let back = client
-            .query_opt("SELECT 1 FROM piw.files WHERE filename = $1", &[&filename])
-            .await
-            .map_err(Error::from)?
-            .is_some();
-        if back {
-            return Ok(Effect::default());
-        }
-        let removed = self.output.remove_file(&path)?;
-        Ok(Effect { removed: removed.into(), ..Effect::default() })
+        let client: &Client = pooled;
+        let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
+        let check = pooled.prepare_cached("SELECT 1 FROM piw.files WHERE filename = $1").await.map_err(Error::from)?;
+        let unlock = pooled.prepare_cached(queue::UNLOCK_WHEELS_SQL).await.map_err(Error::from)?;
+        // The lock and the check go out together (one round trip, not two): the server runs them
+        // in order, so the check, a statement of its own, sees every commit the lock waited for.
+        // The row may have come back (a rebuild imported the same file) since the deletion was
+        // queued.
+        let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&queue::WHEELS_LOCK, &package];
+        let check_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&filename];
+        // (futures' `join` polls the lock first: its request is the first one sent.)
+        let (locked, back) = futures_util::future::join(client.execute(&lock, &lock_params), client.query_opt(&check, &check_params)).await;
+        locked.map_err(Error::from)?;
+        let outcome = match back {
+            Ok(Some(_)) => Ok(Effect::default()),
+            Ok(None) => self.output.remove_file(&path).map(|removed| Effect { removed: removed.into(), ..Effect::default() }).map_err(JobError::from),
+            Err(e) => Err(Error::from(e).into()),
+        };
+        client.execute(&unlock, &[&queue::WHEELS_LOCK, &package]).await.map_err(Error::from)?;
+        outcome
     }
 
     async fn delete_package(&self, client: &impl GenericClient, package: &str) -> Result<Effect, JobError> {

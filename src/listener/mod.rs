@@ -268,7 +268,9 @@ impl Listener {
             lease: self.options.lease,
             max_attempts: self.options.max_attempts,
         };
-        queue::claim(&**self.client().await?, &self.id, options).await
+        let client = self.client().await?;
+        let statement = client.prepare_cached(queue::CLAIM_SQL).await?;
+        queue::claim_with(&**client, &statement, &self.id, options).await
     }
 
     /// Carry out one job and record the outcome. `Err` only when the database could not be told.
@@ -286,7 +288,8 @@ impl Listener {
         match outcome {
             Ok(effect) => {
                 tracing::debug!(job = job.id, kind = %job.kind, ?effect, ms = started.elapsed().as_secs_f64() * 1000.0, "done");
-                if !queue::complete(&**client, &self.id, job.id).await? {
+                let statement = client.prepare_cached(queue::COMPLETE_SQL).await?;
+                if !queue::complete_with(&**client, &statement, &self.id, job.id).await? {
                     tracing::warn!("job {} ({}) was done after its lease passed to another listener", job.id, job.kind);
                 }
             }
@@ -307,7 +310,9 @@ impl Listener {
 
     async fn set_awake(&self, awake: bool) -> Result<()> {
         let mut state = self.awake.lock().await;
-        queue::heartbeat(&**self.client().await?, &self.id, awake, self.options.lease).await?;
+        let client = self.client().await?;
+        let statement = client.prepare_cached(queue::HEARTBEAT_SQL).await?;
+        queue::heartbeat_with(&**client, &statement, &self.id, awake, self.options.lease).await?;
         *state = awake;
         Ok(())
     }
