@@ -181,15 +181,21 @@ pub async fn leave(client: &impl GenericClient, listener: &str) -> Result<()> {
 
 /// How long until the queue next has something runnable without anyone asking: the earliest retry
 /// of a failed job, or the earliest lease to run out. `None` when nothing is waiting for a time.
-/// Pending jobs that are runnable now but wait for a conflicting running job do not count: the
-/// listener running that job claims them itself when it is done.
-pub async fn next_due_in(client: &impl GenericClient) -> Result<Option<Duration>> {
+///
+/// `since_claim` is how long ago the last claim that found nothing was sent. A retry that fell due
+/// after that claim looked (a loaded machine can take longer between the two statements than a
+/// short retry delay) is due now: `Some(0)`, not forgotten until the fallback poll. Pending jobs
+/// that were already runnable when the claim looked but wait for a conflicting running job do not
+/// count: the listener running that job claims them itself when it is done.
+pub async fn next_due_in(client: &impl GenericClient, since_claim: Duration) -> Result<Option<Duration>> {
+    let since_claim = since_claim.as_secs_f64();
     let row = client
         .query_one(
             "SELECT extract(epoch FROM least(
-                        (SELECT min(run_after) FROM piw.jobs WHERE state = 'pending' AND run_after > now()),
+                        (SELECT min(run_after) FROM piw.jobs
+                          WHERE state = 'pending' AND run_after > now() - make_interval(secs => $1)),
                         (SELECT min(locked_until) FROM piw.jobs WHERE state = 'running')) - now())::float8",
-            &[],
+            &[&since_claim],
         )
         .await?;
     Ok(row.get::<_, Option<f64>>(0).map(|secs| Duration::from_secs_f64(secs.max(0.0))))

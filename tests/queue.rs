@@ -148,6 +148,25 @@ async fn fail_job_with_retry_in_waits_then_without_gives_up() {
     assert_eq!(claim(&client, "piw.claim_jobs('L1')").await, [], "failed jobs stay failed");
 }
 
+/// A retry that falls due between a claim that found nothing and the listener's question "when is
+/// something next due?" is due now, not at the fallback poll (CI once waited an hour-long poll out
+/// this way); one that was already due when the claim looked (so a conflict held it) is not.
+#[tokio::test]
+async fn a_retry_due_since_the_last_claim_is_due_now() {
+    use std::time::Duration;
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    let id = claim(&client, "piw.claim_jobs('L1')").await[0].0;
+    assert!(call(&client, &format!("SELECT piw.fail_job({id}, 'L1', 'disk full', interval '1 hour')")).await);
+    let in_an_hour = piw::queue::next_due_in(&client, Duration::ZERO).await.unwrap().expect("a retry waits");
+    assert!(in_an_hour > Duration::from_secs(3500), "{in_an_hour:?}");
+
+    client.batch_execute("UPDATE piw.jobs SET run_after = now() - interval '2 seconds'").await.unwrap();
+    let since_claim = Duration::from_secs(10);
+    assert_eq!(piw::queue::next_due_in(&client, since_claim).await.unwrap(), Some(Duration::ZERO), "fell due after the claim");
+    assert_eq!(piw::queue::next_due_in(&client, Duration::from_secs(1)).await.unwrap(), None, "was due when the claim looked");
+}
+
 #[tokio::test]
 async fn retry_failed_puts_failed_jobs_back_with_fresh_attempts() {
     let (_db, client) = empty_queue().await;

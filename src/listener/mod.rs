@@ -187,6 +187,7 @@ impl Listener {
         let mut awake = false;
         let mut pause = BUSY_POLL_MIN;
         let mut done = 0usize;
+        let mut last_claim = std::time::Instant::now();
         // Ok(true): drained; Ok(false): cancelled.
         let outcome: Result<bool> = loop {
             if self.cancel.is_cancelled() {
@@ -195,6 +196,7 @@ impl Listener {
             let free = workers - running.len();
             let mut claimed = 0;
             if free > 0 {
+                last_claim = std::time::Instant::now();
                 let jobs = match self.claim(free).await {
                     Ok(jobs) => jobs,
                     Err(e) => break Err(e),
@@ -256,7 +258,7 @@ impl Listener {
             }
         }
         match outcome {
-            Ok(true) => queue::next_due_in(&**self.client().await?).await,
+            Ok(true) => queue::next_due_in(&**self.client().await?, last_claim.elapsed()).await,
             Ok(false) => Ok(None),
             Err(e) => Err(e),
         }
