@@ -334,6 +334,14 @@ impl ListenerProcess {
         let _ = fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
     }
 
+    /// Freeze or thaw the process (SIGSTOP / SIGCONT): its CPU is out of the picture meanwhile.
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, signal);
+        }
+    }
+
     fn stop(mut self) {
         // SAFETY: plain kill(2) on our own child.
         unsafe {
@@ -632,7 +640,24 @@ struct CallRun {
     notifications: u64,
 }
 
+/// The calls of one window, then the wait for the listener to catch up.
 async fn call_window(
+    site: &Site,
+    clients: &[Client],
+    kind: CallKind,
+    window: Duration,
+    packages: &Arc<Vec<String>>,
+    notifications: &AtomicU64,
+) -> Res<CallRun> {
+    let mut run = calls_only(site, clients, kind, window, packages, notifications).await?;
+    let closed = Instant::now();
+    site.drained(Duration::from_millis(5), Duration::from_secs(600)).await?;
+    run.catch_up = closed.elapsed();
+    Ok(run)
+}
+
+/// The calls of one window (`catch_up` left zero).
+async fn calls_only(
     site: &Site,
     clients: &[Client],
     kind: CallKind,
@@ -684,17 +709,29 @@ async fn call_window(
         calls += count?;
     }
     let (backlog_end, _, _) = site.queue().await?;
-    let closed = Instant::now();
-    site.drained(Duration::from_millis(5), Duration::from_secs(600)).await?;
-    let catch_up = closed.elapsed();
+
     Ok(CallRun {
         calls,
         per_second: calls as f64 / window.as_secs_f64(),
         backlog_end,
         backlog_max: backlog_max?.max(backlog_end),
-        catch_up,
+        catch_up: Duration::ZERO,
         notifications: notifications.load(Ordering::Relaxed) - notified_before,
     })
+}
+
+/// Admin calls while the listener is frozen (SIGSTOP) and a stand-in row in `piw.listeners` says a
+/// listener is awake: the procedure's own cost, without the listener's share of the cores. Then
+/// the listener is thawed, woken and waited for.
+async fn paused_window(site: &Site, clients: &[Client], window: Duration, packages: &Arc<Vec<String>>, notifications: &AtomicU64) -> Res<CallRun> {
+    site.client.execute("INSERT INTO piw.listeners (listener_id, awake, seen_at) VALUES ('bench-stand-in', true, now() + interval '1 hour')", &[]).await?;
+    site.listener().signal(libc::SIGSTOP);
+    let run = calls_only(site, clients, CallKind::Rebuild, window, packages, notifications).await;
+    site.listener().signal(libc::SIGCONT);
+    site.client.batch_execute("DELETE FROM piw.listeners WHERE listener_id = 'bench-stand-in'; NOTIFY piw_jobs").await?;
+    let run = run?;
+    site.drained(Duration::from_millis(5), Duration::from_secs(600)).await?;
+    Ok(run)
 }
 
 /// Count the notifications on the listeners' channel, as a listener would receive them.
@@ -917,6 +954,23 @@ async fn run(args: Args) -> Res<()> {
         let ratio = admin.per_second / insert.per_second;
         if callers == 16 {
             ratio_at_16 = Some(ratio);
+            // The same calls with the listener frozen: what the procedure costs beside an INSERT
+            // when no listener shares the cores (a stand-in row says "awake", so no NOTIFY).
+            let paused = paused_window(&site, &clients[..callers], scale.window, &names, &notifications).await?;
+            let paused_ratio = paused.per_second / insert.per_second;
+            progress(&format!("{callers} callers, listener frozen: {:.0} calls/s, ratio {paused_ratio:.2}", paused.per_second));
+            calls_json.push(json!({
+                "callers": callers, "listener": "frozen",
+                "admin_calls": paused.calls, "admin_per_second": paused.per_second,
+                "insert_per_second": insert.per_second, "ratio": paused_ratio,
+                "notifications": paused.notifications,
+            }));
+            report.row(
+                format!("admin calls/s, {callers} callers, listener frozen"),
+                "(diagnostic)",
+                format!("{:.0}/s vs {:.0} INSERTs/s = {paused_ratio:.2}; {} NOTIFY", paused.per_second, insert.per_second, paused.notifications),
+                None,
+            );
         }
         progress(&format!(
             "{callers} callers: {:.0} calls/s, {:.0} inserts/s, ratio {ratio:.2}; backlog {} at the end (max {}), caught up in {:.0} ms; {} notifications",

@@ -217,6 +217,30 @@ async fn enqueue_notifies_a_listening_connection() {
     assert_eq!(listener.next().await.1, "marker", "exactly one wake-up for the transaction");
 }
 
+/// A transaction marks itself when it first queues (later requests skip its own targets and the
+/// wake-up is decided once); a savepoint rolled back takes the mark, the rows and the NOTIFY with
+/// it, so the next request queues and wakes afresh.
+#[tokio::test]
+async fn a_request_after_a_rolled_back_savepoint_queues_and_wakes() {
+    let (db, client) = empty_queue().await;
+    let mut listener = Listener::start(&db.config).await;
+    client
+        .batch_execute(
+            "BEGIN; SAVEPOINT a; CALL piw.rebuild('home'); ROLLBACK TO SAVEPOINT a;
+             CALL piw.rebuild('home'); CALL piw.rebuild('home'); COMMIT",
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued(&client).await, [job("home", "", "")]);
+    client.batch_execute("SELECT pg_notify('piw_jobs', 'marker')").await.unwrap();
+    assert_eq!(listener.next().await.1, "", "woken");
+    assert_eq!(listener.next().await.1, "marker");
+
+    client.batch_execute("BEGIN; CALL piw.rebuild('home'); COMMIT").await.unwrap();
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 2, "the mark ends with its transaction");
+    assert_eq!(listener.next().await.1, "", "and so does the wake-up decision");
+}
+
 #[tokio::test]
 async fn enqueue_skips_notify_while_a_listener_is_awake() {
     let (db, client) = empty_queue().await;
