@@ -237,7 +237,8 @@ async fn leases_are_kept_while_a_long_transaction_counts_on_the_awake_listener()
     let held = scalar(
         &client,
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1885959938 AND objid = 0 AND objsubid = 2 \
-         AND mode = 'ShareLock' AND granted",
+         AND mode = 'ShareLock' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     )
     .await;
     assert_eq!(held, 1, "the transaction counting on the awake listener holds the wake lock");

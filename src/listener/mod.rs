@@ -38,6 +38,12 @@ pub const APPLICATION_NAME: &str = "piw-listener";
 const BUSY_POLL_MIN: Duration = Duration::from_millis(5);
 const BUSY_POLL_MAX: Duration = Duration::from_millis(100);
 
+/// An awake listener that runs out of work keeps looking (at `BUSY_POLL_MAX` at most) this long
+/// before it goes to sleep. Under a steady stream of requests it then never sleeps: going to
+/// sleep waits for every enqueuer in flight and makes the next ones NOTIFY, and NOTIFY serializes
+/// their commits (64 callers: 250 calls/s instead of thousands).
+const LINGER: Duration = Duration::from_millis(500);
+
 /// How a listener works. `Default` gives the daemon's settings.
 #[derive(Debug, Clone)]
 pub struct ListenerOptions {
@@ -188,6 +194,8 @@ impl Listener {
         let mut pause = BUSY_POLL_MIN;
         let mut done = 0usize;
         let mut last_claim = std::time::Instant::now();
+        // Since when an awake listener has had nothing to do.
+        let mut idle_since: Option<std::time::Instant> = None;
         // Ok(true): drained; Ok(false): cancelled.
         let outcome: Result<bool> = loop {
             if self.cancel.is_cancelled() {
@@ -214,6 +222,9 @@ impl Listener {
                     awake = true;
                 }
             }
+            if claimed > 0 {
+                idle_since = None;
+            }
             if running.is_empty() {
                 if !awake {
                     if done > 0 {
@@ -221,6 +232,15 @@ impl Listener {
                     }
                     break Ok(true);
                 }
+                let idle = *idle_since.get_or_insert_with(std::time::Instant::now);
+                if idle.elapsed() < LINGER {
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => pause = (pause * 2).min(BUSY_POLL_MAX),
+                        () = self.cancel.cancelled() => {}
+                    }
+                    continue;
+                }
+                idle_since = None;
                 // Going to sleep waits for every enqueuer that skipped NOTIFY because we were
                 // awake; their work is visible to the claim that follows.
                 if let Err(e) = self.set_awake(false).await {
