@@ -188,3 +188,24 @@ fn literal(text: &str) -> String {
     let escaped = text.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n").replace('\t', "\\t");
     format!("E'{escaped}'")
 }
+
+/// TRUNCATE skips the triggers that delete wheels, so it is refused (even for a superuser) on every
+/// table whose rows publish wheels, directly or by CASCADE; downloads and the queue are not guarded.
+#[tokio::test]
+async fn truncate_of_a_publishing_table_is_refused_and_changes_nothing() {
+    let (_db, client, build) = one_build().await;
+    insert_file(&client, build, "foo-1.0-py3-none-any.whl").await.unwrap();
+    for sql in [
+        "TRUNCATE piw.files CASCADE",
+        "TRUNCATE piw.builds CASCADE",
+        "TRUNCATE piw.versions CASCADE",
+        "TRUNCATE piw.packages CASCADE",
+    ] {
+        assert_fails_unchanged(&client, sql, &SqlState::FEATURE_NOT_SUPPORTED, None).await;
+    }
+    let error = client.batch_execute("TRUNCATE piw.files CASCADE").await.unwrap_err();
+    let message = error.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+    assert!(message.starts_with("TRUNCATE of piw.files is refused"), "{message}");
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.files").await, 1);
+    client.batch_execute("TRUNCATE piw.jobs").await.unwrap();
+}
