@@ -103,6 +103,8 @@ impl Default for ClaimOptions {
 /// as text costs a round trip and a parse of its own every time) and calls the `*_with` forms.
 pub const CLAIM_SQL: &str = "SELECT job_id, kind, package, filename, attempts
                                FROM piw.claim_jobs($1, $2, make_interval(secs => $3), $4)";
+/// Whether any pending job is due: a listener's cheap look at the queue between claims.
+pub const ANY_DUE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM piw.jobs WHERE state = 'pending' AND run_after <= now())";
 pub const COMPLETE_SQL: &str = "SELECT piw.complete_job($1, $2)";
 pub const HEARTBEAT_SQL: &str = "SELECT piw.listener_heartbeat($1, $2, make_interval(secs => $3))";
 
