@@ -418,6 +418,18 @@ impl Site {
         Ok((row.get(0), row.get(1), row.get(2)))
     }
 
+    /// Wait until no listener says it is awake.
+    async fn asleep(&self, limit: Duration) -> Res<()> {
+        let deadline = Instant::now() + limit;
+        while self.client.query_one("SELECT count(*) FROM piw.listeners WHERE awake", &[]).await?.get::<_, i64>(0) > 0 {
+            if Instant::now() > deadline {
+                return Err(format!("the listener did not go to sleep within {limit:?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok(())
+    }
+
     /// Wait until nothing is pending or running; fail on failed jobs or a dead listener.
     async fn drained(&self, poll: Duration, limit: Duration) -> Res<()> {
         let deadline = Instant::now() + limit;
@@ -580,8 +592,9 @@ async fn removals(site: &Site, count: usize) -> Res<Removals> {
     let mut result = Removals { end_to_end: Vec::new(), call: Vec::new(), drained: Vec::new() };
     for (package, version, filenames) in &picks {
         site.drained(Duration::from_millis(1), Duration::from_secs(600)).await?;
-        // Let the listener settle into its sleep.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Idle: the listener is asleep (it lingers awake for a moment after its last job, and a
+        // request then waits for its next look at the queue, up to 5 ms, instead of a NOTIFY).
+        site.asleep(Duration::from_secs(60)).await?;
         let started = Instant::now();
         site.client.execute(&statement, &[package, version]).await?;
         result.call.push(started.elapsed());
