@@ -177,13 +177,16 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn parses_wheel_filenames() {
-        let name = WheelName::parse("Foo_Bar-1.0-1-cp311-cp311-linux_armv7l.whl").unwrap();
+    fn parses_wheel_filenames() -> TestResult {
+        let name = WheelName::parse("Foo_Bar-1.0-1-cp311-cp311-linux_armv7l.whl").ok_or("not parsed")?;
         assert_eq!((name.distribution.as_str(), name.version.as_str(), name.abi.as_str()), ("Foo_Bar", "1.0", "cp311"));
-        assert_eq!(WheelName::parse("foo-1.0-py3-none-any.whl").unwrap().platform, "any");
+        assert_eq!(WheelName::parse("foo-1.0-py3-none-any.whl").ok_or("not parsed")?.platform, "any");
         assert!(WheelName::parse("foo-1.0.tar.gz").is_none());
         assert!(WheelName::parse("foo-1.0-py3-any.whl").is_none());
+        Ok(())
     }
 
     #[test]

@@ -202,6 +202,8 @@ pub fn temporary_name(name: &std::ffi::OsStr) -> PathBuf {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     fn output() -> (tempfile::TempDir, OutputDir) {
         let dir = tempfile::tempdir().expect("tempdir");
         let output = OutputDir::open(dir.path()).expect("open");
@@ -209,23 +211,25 @@ mod tests {
     }
 
     #[test]
-    fn write_creates_directories_and_replaces_atomically() {
+    fn write_creates_directories_and_replaces_atomically() -> TestResult {
         let (_dir, out) = output();
-        assert_eq!(out.write(Path::new("simple/foo/index.html"), b"one").unwrap(), Written::Changed);
-        assert_eq!(out.write(Path::new("simple/foo/index.html"), b"one").unwrap(), Written::Unchanged);
-        assert_eq!(out.write(Path::new("simple/foo/index.html"), b"two").unwrap(), Written::Changed);
-        assert_eq!(fs::read(out.root().join("simple/foo/index.html")).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(out.root().join("simple/foo")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(out.write(Path::new("simple/foo/index.html"), b"one")?, Written::Changed);
+        assert_eq!(out.write(Path::new("simple/foo/index.html"), b"one")?, Written::Unchanged);
+        assert_eq!(out.write(Path::new("simple/foo/index.html"), b"two")?, Written::Changed);
+        assert_eq!(fs::read(out.root().join("simple/foo/index.html"))?, b"two");
+        let names = fs::read_dir(out.root().join("simple/foo"))?.map(|e| e.map(|e| e.file_name())).collect::<Result<Vec<_>, _>>()?;
         assert_eq!(names, ["index.html"], "no temporary file remains");
+        Ok(())
     }
 
     #[test]
-    fn write_repairs_a_page_changed_by_hand() {
+    fn write_repairs_a_page_changed_by_hand() -> TestResult {
         let (_dir, out) = output();
-        out.write(Path::new("index.html"), b"page").unwrap();
-        fs::write(out.root().join("index.html"), b"pagX").unwrap();
-        assert_eq!(out.write(Path::new("index.html"), b"page").unwrap(), Written::Changed);
-        assert_eq!(fs::read(out.root().join("index.html")).unwrap(), b"page");
+        out.write(Path::new("index.html"), b"page")?;
+        fs::write(out.root().join("index.html"), b"pagX")?;
+        assert_eq!(out.write(Path::new("index.html"), b"page")?, Written::Changed);
+        assert_eq!(fs::read(out.root().join("index.html"))?, b"page");
+        Ok(())
     }
 
     #[test]
@@ -238,35 +242,38 @@ mod tests {
     }
 
     #[test]
-    fn symlinked_directory_leading_outside_is_refused() {
-        let outside = tempfile::tempdir().unwrap();
-        fs::write(outside.path().join("victim.whl"), b"keep").unwrap();
+    fn symlinked_directory_leading_outside_is_refused() -> TestResult {
+        let outside = tempfile::tempdir()?;
+        fs::write(outside.path().join("victim.whl"), b"keep")?;
         let (_dir, out) = output();
-        fs::create_dir(out.root().join("simple")).unwrap();
-        std::os::unix::fs::symlink(outside.path(), out.root().join("simple/evil")).unwrap();
+        fs::create_dir(out.root().join("simple"))?;
+        std::os::unix::fs::symlink(outside.path(), out.root().join("simple/evil"))?;
         assert!(matches!(out.remove_file(Path::new("simple/evil/victim.whl")), Err(OutputError::SymlinkEscape { .. })));
         assert!(matches!(out.write(Path::new("simple/evil/index.html"), b"x"), Err(OutputError::SymlinkEscape { .. })));
-        assert_eq!(fs::read(outside.path().join("victim.whl")).unwrap(), b"keep");
+        assert_eq!(fs::read(outside.path().join("victim.whl"))?, b"keep");
         assert!(!outside.path().join("index.html").exists());
+        Ok(())
     }
 
     #[test]
-    fn symlinked_file_is_replaced_or_removed_not_followed() {
-        let outside = tempfile::tempdir().unwrap();
-        fs::write(outside.path().join("target"), b"keep").unwrap();
+    fn symlinked_file_is_replaced_or_removed_not_followed() -> TestResult {
+        let outside = tempfile::tempdir()?;
+        fs::write(outside.path().join("target"), b"keep")?;
         let (_dir, out) = output();
-        std::os::unix::fs::symlink(outside.path().join("target"), out.root().join("index.html")).unwrap();
-        out.write(Path::new("index.html"), b"page").unwrap();
-        assert_eq!(fs::read(outside.path().join("target")).unwrap(), b"keep");
-        std::os::unix::fs::symlink(outside.path().join("target"), out.root().join("x.whl")).unwrap();
-        assert!(out.remove_file(Path::new("x.whl")).unwrap());
-        assert_eq!(fs::read(outside.path().join("target")).unwrap(), b"keep");
+        std::os::unix::fs::symlink(outside.path().join("target"), out.root().join("index.html"))?;
+        out.write(Path::new("index.html"), b"page")?;
+        assert_eq!(fs::read(outside.path().join("target"))?, b"keep");
+        std::os::unix::fs::symlink(outside.path().join("target"), out.root().join("x.whl"))?;
+        assert!(out.remove_file(Path::new("x.whl"))?);
+        assert_eq!(fs::read(outside.path().join("target"))?, b"keep");
+        Ok(())
     }
 
     #[test]
-    fn removing_what_is_gone_is_success() {
+    fn removing_what_is_gone_is_success() -> TestResult {
         let (_dir, out) = output();
-        assert!(!out.remove_file(Path::new("simple/nope/x.whl")).unwrap());
-        assert!(!out.remove_dir(Path::new("project/nope")).unwrap());
+        assert!(!out.remove_file(Path::new("simple/nope/x.whl"))?);
+        assert!(!out.remove_dir(Path::new("project/nope"))?);
+        Ok(())
     }
 }

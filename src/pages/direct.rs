@@ -308,8 +308,12 @@ mod tests {
         (text(), proptest::collection::vec(file, 0..4)).prop_map(|(package, files)| SimplePage { package, files })
     }
 
+    fn fail(e: impl std::fmt::Display) -> TestCaseError {
+        TestCaseError::fail(e.to_string())
+    }
+
     fn same(direct: Vec<u8>, template: Vec<u8>) -> std::result::Result<(), TestCaseError> {
-        let (direct, template) = (String::from_utf8(direct).unwrap(), String::from_utf8(template).unwrap());
+        let (direct, template) = (String::from_utf8(direct).map_err(fail)?, String::from_utf8(template).map_err(fail)?);
         prop_assert_eq!(direct, template);
         Ok(())
     }
@@ -319,12 +323,12 @@ mod tests {
 
         #[test]
         fn project_page_is_the_template_byte_for_byte(project in project()) {
-            same(super::project(&project).unwrap(), templates::project(&project).unwrap())?;
+            same(super::project(&project).map_err(fail)?, templates::project(&project).map_err(fail)?)?;
         }
 
         #[test]
         fn simple_page_is_the_template_byte_for_byte(page in simple_page()) {
-            same(simple(&page), templates::simple(&page).unwrap())?;
+            same(simple(&page), templates::simple(&page).map_err(fail)?)?;
         }
 
         #[test]
@@ -333,7 +337,7 @@ mod tests {
             for package in &packages {
                 root.push(package);
             }
-            same(root.finish(), templates::simple_root(&packages).unwrap())?;
+            same(root.finish(), templates::simple_root(&packages).map_err(fail)?)?;
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use super::{data::*, json, templates};
 
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
 fn file(filename: &str, requires_python: Option<&str>, yanked: bool) -> SimpleFile {
     SimpleFile {
         filename: filename.to_owned(),
@@ -56,7 +58,7 @@ fn hostile_project() -> Project {
 }
 
 #[test]
-fn simple_page_is_pep_503_with_hashes_requires_python_and_yanked() {
+fn simple_page_is_pep_503_with_hashes_requires_python_and_yanked() -> TestResult {
     let page = SimplePage {
         package: "foo".into(),
         files: vec![
@@ -64,7 +66,7 @@ fn simple_page_is_pep_503_with_hashes_requires_python_and_yanked() {
             file("foo-2.0-py3-none-any.whl", None, true),
         ],
     };
-    let html = text(templates::simple(&page).unwrap());
+    let html = text(templates::simple(&page)?);
     assert!(html.starts_with("<!DOCTYPE html>\n"), "{html}");
     assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"), "{html}");
     let hash = "ab".repeat(32);
@@ -79,42 +81,46 @@ fn simple_page_is_pep_503_with_hashes_requires_python_and_yanked() {
         "{html}"
     );
     assert_eq!(html.matches("<a ").count(), 2);
+    Ok(())
 }
 
 #[test]
-fn simple_page_percent_encodes_hrefs_and_escapes_text() {
+fn simple_page_percent_encodes_hrefs_and_escapes_text() -> TestResult {
     let page = SimplePage { package: "foo".into(), files: vec![file("foo-1.0+local%1-py3-none-any.whl", None, false)] };
-    let html = text(templates::simple(&page).unwrap());
+    let html = text(templates::simple(&page)?);
     assert!(html.contains("href=\"foo-1.0%2Blocal%251-py3-none-any.whl#sha256="), "{html}");
     assert!(html.contains(">foo-1.0+local%1-py3-none-any.whl</a>"), "{html}");
 
     let page = SimplePage { package: "foo".into(), files: vec![file("foo\"<x>.whl", Some("\"><script>"), false)] };
-    let html = text(templates::simple(&page).unwrap());
+    let html = text(templates::simple(&page)?);
     assert!(!html.contains("<script>") && !html.contains("<x>"), "{html}");
     assert!(html.contains("href=\"foo%22%3Cx%3E.whl#sha256="), "{html}");
     assert!(html.contains("data-requires-python=\"&quot;&gt;&lt;script&gt;\""), "{html}");
+    Ok(())
 }
 
 #[test]
-fn empty_simple_page_has_no_links() {
-    let html = text(templates::simple(&SimplePage { package: "foo".into(), files: vec![] }).unwrap());
+fn empty_simple_page_has_no_links() -> TestResult {
+    let html = text(templates::simple(&SimplePage { package: "foo".into(), files: vec![] })?);
     assert!(!html.contains("<a "), "{html}");
     assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"), "{html}");
+    Ok(())
 }
 
 #[test]
-fn simple_root_links_every_package() {
-    let html = text(templates::simple_root(&["bar".into(), "foo-bar".into()]).unwrap());
+fn simple_root_links_every_package() -> TestResult {
+    let html = text(templates::simple_root(&["bar".into(), "foo-bar".into()])?);
     assert!(html.starts_with("<!DOCTYPE html>\n"));
     assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"));
     assert!(html.contains("<a href=\"bar/\">bar</a>"), "{html}");
     assert!(html.contains("<a href=\"foo-bar/\">foo-bar</a>"), "{html}");
-    assert!(html.find("bar/").unwrap() < html.find("foo-bar/").unwrap());
+    assert!(html.find("bar/").ok_or("bar/")? < html.find("foo-bar/").ok_or("foo-bar/")?);
+    Ok(())
 }
 
 #[test]
-fn project_page_escapes_everything_users_supply() {
-    let html = text(templates::project(&hostile_project()).unwrap());
+fn project_page_escapes_everything_users_supply() -> TestResult {
+    let html = text(templates::project(&hostile_project())?);
     assert!(!html.contains("<script>alert(1)</script>"), "{html}");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{html}");
     assert!(!html.contains("<b>license</b>"), "{html}");
@@ -129,13 +135,14 @@ fn project_page_escapes_everything_users_supply() {
     assert!(html.contains("1.5 KiB"), "{html}");
     assert!(html.contains("libfoo1"), "{html}");
     assert!(html.contains("href=\"../../simple/foo/foo-1.0%2Blocal-cp311-cp311-linux_armv7l.whl#sha256="), "{html}");
+    Ok(())
 }
 
 #[test]
-fn project_json_has_the_documented_shape() {
-    let bytes = json::project(&hostile_project()).unwrap();
+fn project_json_has_the_documented_shape() -> TestResult {
+    let bytes = json::project(&hostile_project())?;
     assert_eq!(bytes.last(), Some(&b'\n'));
-    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&bytes)?;
     assert_eq!(value["package"], "foo");
     assert_eq!(value["description"], "<script>alert(1)</script>");
     let release = &value["releases"]["1.0"];
@@ -154,16 +161,18 @@ fn project_json_has_the_documented_shape() {
     // Keys in a fixed order: the same rows give the same bytes.
     let text = text(bytes);
     assert!(text.starts_with("{\"package\":\"foo\",\"description\":"), "{text}");
+    Ok(())
 }
 
 #[test]
-fn search_index_is_an_array_of_triples() {
-    let bytes = json::search(&[SearchEntry("bar".into(), 0, 1), SearchEntry("foo".into(), 5, 7)]).unwrap();
+fn search_index_is_an_array_of_triples() -> TestResult {
+    let bytes = json::search(&[SearchEntry("bar".into(), 0, 1), SearchEntry("foo".into(), 5, 7)])?;
     assert_eq!(text(bytes), "[[\"bar\",0,1],[\"foo\",5,7]]\n");
+    Ok(())
 }
 
 #[test]
-fn home_page_puts_the_time_built_on_one_line() {
+fn home_page_puts_the_time_built_on_one_line() -> TestResult {
     let home = Home {
         packages: 2,
         versions: 3,
@@ -172,11 +181,12 @@ fn home_page_puts_the_time_built_on_one_line() {
         downloads_30_days: 5,
         built_at: "2024-01-02T03:04:05Z".into(),
     };
-    let html = text(templates::home(&home).unwrap());
+    let html = text(templates::home(&home)?);
     assert!(html.contains("1,234,567"), "{html}");
     let built: Vec<&str> = html.lines().filter(|l| l.contains("2024-01-02")).collect();
     assert_eq!(built.len(), 1, "{html}");
     assert!(built[0].trim_start().starts_with(super::HOME_BUILT_LINE_PREFIX), "{html}");
+    Ok(())
 }
 
 #[test]
