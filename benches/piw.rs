@@ -653,24 +653,15 @@ struct CallRun {
     notifications: u64,
 }
 
-/// The calls of one window, then the wait for the listener to catch up.
-async fn call_window(
-    site: &Site,
-    clients: &[Client],
-    kind: CallKind,
-    window: Duration,
-    packages: &Arc<Vec<String>>,
-    notifications: &AtomicU64,
-) -> Res<CallRun> {
-    let mut run = calls_only(site, clients, kind, window, packages, notifications).await?;
+/// How long the listener takes, from now, to do everything queued.
+async fn caught_up(site: &Site) -> Res<Duration> {
     let closed = Instant::now();
     site.drained(Duration::from_millis(5), Duration::from_secs(600)).await?;
-    run.catch_up = closed.elapsed();
-    Ok(run)
+    Ok(closed.elapsed())
 }
 
-/// The calls of one window (`catch_up` left zero).
-async fn calls_only(
+/// The calls of one window (`catch_up` left zero: see [`caught_up`]).
+async fn call_window(
     site: &Site,
     clients: &[Client],
     kind: CallKind,
@@ -739,7 +730,7 @@ async fn calls_only(
 async fn paused_window(site: &Site, clients: &[Client], window: Duration, packages: &Arc<Vec<String>>, notifications: &AtomicU64) -> Res<CallRun> {
     site.client.execute("INSERT INTO piw.listeners (listener_id, awake, seen_at) VALUES ('bench-stand-in', true, now() + interval '1 hour')", &[]).await?;
     site.listener().signal(libc::SIGSTOP);
-    let run = calls_only(site, clients, CallKind::Rebuild, window, packages, notifications).await;
+    let run = call_window(site, clients, CallKind::Rebuild, window, packages, notifications).await;
     site.listener().signal(libc::SIGCONT);
     site.client.batch_execute("DELETE FROM piw.listeners WHERE listener_id = 'bench-stand-in'; NOTIFY piw_jobs").await?;
     let run = run?;
@@ -962,7 +953,8 @@ async fn run(args: Args) -> Res<()> {
     }
     let mut ratio_at_16 = None;
     for &callers in &scale.callers {
-        let admin = call_window(&site, &clients[..callers], CallKind::Rebuild, scale.window, &names, &notifications).await?;
+        let mut admin = call_window(&site, &clients[..callers], CallKind::Rebuild, scale.window, &names, &notifications).await?;
+        admin.catch_up = caught_up(&site).await?;
         let insert = call_window(&site, &clients[..callers], CallKind::Insert, scale.window, &names, &notifications).await?;
         let ratio = admin.per_second / insert.per_second;
         if callers == 16 {
