@@ -26,7 +26,7 @@ DECLARE
 BEGIN
     SET LOCAL session_replication_role = replica;
     TRUNCATE piw.downloads, piw.dependencies, piw.files, piw.builds, piw.versions, piw.packages,
-             piw.build_abis, piw.jobs;
+             piw.build_abis, piw.jobs, piw.requests;
 
     INSERT INTO piw.build_abis (abi_tag) VALUES ('cp39'), ('cp311'), ('cp313');
 

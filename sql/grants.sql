@@ -14,6 +14,10 @@ REVOKE ALL ON ALL ROUTINES IN SCHEMA piw FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA piw TO piw_admin;
 -- The migration history is piw-initdb's alone: a hand-edited row would make it skip or redo a migration.
 REVOKE INSERT, UPDATE, DELETE ON piw.refinery_schema_history FROM piw_admin;
+-- Requests are written by piw's routines alone: the listener moves them into piw.jobs as they are,
+-- and a request of an unknown kind would stop it there. (piw.jobs, which checks its rows, may be
+-- written directly.)
+REVOKE INSERT, UPDATE ON piw.requests FROM piw_admin;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA piw TO piw_admin;
 GRANT EXECUTE ON ALL ROUTINES IN SCHEMA piw TO piw_admin;
 

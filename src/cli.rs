@@ -141,11 +141,11 @@ pub async fn connect(common: &CommonArgs) -> Result<tokio_postgres::Client, CliE
     Ok(crate::db::connect(&settings.database).await?)
 }
 
-/// Wait (`--wait`) until the work queued so far, this tool's included, is carried out: every job up
-/// to the newest one now. Work queued later, by anyone, is not waited for. Says once, after a
-/// while, that a listener must be running for that to happen.
+/// Wait (`--wait`) until the work queued so far, this tool's included, is carried out: everything
+/// requested up to now. Work queued later, by anyone, is not waited for. Says once, after a while,
+/// that a listener must be running for that to happen.
 pub async fn wait_until_drained(client: &tokio_postgres::Client) -> Result<(), CliError> {
-    let last = crate::queue::last_job_id(client).await?;
+    let last = crate::queue::watermark(client).await?;
     let started = std::time::Instant::now();
     let mut hinted = false;
     let mut pause = std::time::Duration::from_millis(5);

@@ -1,7 +1,7 @@
 //! The durable work queue, as the listener and the status tools see it. The rows and rules live in
 //! SQL (migrations/V002__queue.sql, sql/procedures/claim_jobs.sql ...); this is their Rust face.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio_postgres::{GenericClient, ToStatement};
 
@@ -103,8 +103,10 @@ impl Default for ClaimOptions {
 /// as text costs a round trip and a parse of its own every time) and calls the `*_with` forms.
 pub const CLAIM_SQL: &str = "SELECT job_id, kind, package, filename, attempts
                                FROM piw.claim_jobs($1, $2, make_interval(secs => $3), $4)";
-/// Whether any pending job is due: a listener's cheap look at the queue between claims.
-pub const ANY_DUE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM piw.jobs WHERE state = 'pending' AND run_after <= now())";
+/// Whether any request is waiting or any pending job is due: a listener's cheap look at the queue
+/// between claims.
+pub const ANY_DUE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM piw.requests)
+                                   OR EXISTS (SELECT 1 FROM piw.jobs WHERE state = 'pending' AND run_after <= now())";
 pub const COMPLETE_SQL: &str = "SELECT piw.complete_job($1, $2)";
 pub const HEARTBEAT_SQL: &str = "SELECT piw.listener_heartbeat($1, $2, make_interval(secs => $3))";
 
@@ -203,19 +205,23 @@ pub async fn next_due_in(client: &impl GenericClient, since_claim: Duration) -> 
     Ok(row.get::<_, Option<f64>>(0).map(|secs| Duration::from_secs_f64(secs.max(0.0))))
 }
 
-/// The newest job id so far: `--wait` waits for the jobs up to it, not for work queued later.
-pub async fn last_job_id(client: &impl GenericClient) -> Result<i64> {
-    Ok(client.query_one("SELECT coalesce(max(job_id), 0) FROM piw.jobs", &[]).await?.get(0))
+/// The server's clock now: `--wait` waits for the work requested up to then, not for work
+/// requested later. (A request is stamped with the start of its transaction, and a job keeps the
+/// oldest stamp of the requests it covers.)
+pub async fn watermark(client: &impl GenericClient) -> Result<SystemTime> {
+    Ok(client.query_one("SELECT clock_timestamp()", &[]).await?.get(0))
 }
 
-/// Of the jobs up to `job_id`: how many are still to do (pending or running), and how many failed.
-pub async fn progress_up_to(client: &impl GenericClient, job_id: i64) -> Result<(i64, i64)> {
+/// Of the work requested up to `watermark`: how many requests and jobs are still to do (waiting,
+/// pending or running), and how many jobs failed.
+pub async fn progress_up_to(client: &impl GenericClient, watermark: SystemTime) -> Result<(i64, i64)> {
     let row = client
         .query_one(
-            "SELECT count(*) FILTER (WHERE state IN ('pending', 'running')),
+            "SELECT (SELECT count(*) FROM piw.requests WHERE requested_at <= $1)
+                    + count(*) FILTER (WHERE state IN ('pending', 'running')),
                     count(*) FILTER (WHERE state = 'failed')
-               FROM piw.jobs WHERE job_id <= $1",
-            &[&job_id],
+               FROM piw.jobs WHERE created_at <= $1",
+            &[&watermark],
         )
         .await?;
     Ok((row.get(0), row.get(1)))

@@ -123,7 +123,7 @@ async fn a_package_page_never_lands_beside_a_full_rebuild_so_an_older_render_can
     client.execute("UPDATE piw.packages SET description = 'the newer text' WHERE package = 'pkg-2'", &[]).await.unwrap();
     let fast = RunningListener::start(&db, root.to_owned());
     wait_until("the fast listener to do what it may", Duration::from_secs(30), || async {
-        scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state = 'pending' AND kind NOT IN ('simple', 'project')").await == 0
+        scalar(&client, "SELECT (SELECT count(*) FROM piw.requests) + (SELECT count(*) FROM piw.jobs WHERE state = 'pending' AND kind NOT IN ('simple', 'project'))").await == 0
     })
     .await;
     let blocked = scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state = 'pending' AND package = 'pkg-2'").await;
@@ -182,7 +182,7 @@ async fn reimport_during_queued_deletion(removal: &str) {
     let listener = RunningListener::start(&db, root.to_owned());
     // The deletion is done, or waits for the importer (one more lock waiting).
     wait_until("the listener to try the deletion", Duration::from_secs(30), || async {
-        scalar(&client, "SELECT count(*) FROM piw.jobs WHERE kind LIKE 'delete%'").await == 0
+        scalar(&client, "SELECT (SELECT count(*) FROM piw.requests WHERE kind LIKE 'delete%') + (SELECT count(*) FROM piw.jobs WHERE kind LIKE 'delete%')").await == 0
             || scalar(&client, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted").await >= 2
     })
     .await;

@@ -42,7 +42,7 @@ async fn requests_from_separate_transactions_coalesce_into_one_claim() {
     for _ in 0..3 {
         client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
     }
-    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 3, "one row per request");
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.requests").await, 3, "one row per request");
     assert_eq!(status(&client).await, (1, 0, 0, true), "pending counts targets");
 
     let claimed = claim(&client, "piw.claim_jobs('L1')").await;
@@ -52,7 +52,7 @@ async fn requests_from_separate_transactions_coalesce_into_one_claim() {
 }
 
 #[tokio::test]
-async fn requests_in_one_transaction_insert_one_row() {
+async fn requests_in_one_transaction_become_one_job_per_target() {
     let (_db, mut client) = empty_queue().await;
     let transaction = client.transaction().await.unwrap();
     for _ in 0..3 {
@@ -61,6 +61,38 @@ async fn requests_in_one_transaction_insert_one_row() {
     transaction.batch_execute("CALL piw.rebuild('search'); CALL piw.rebuild('search')").await.unwrap();
     transaction.commit().await.unwrap();
     assert_eq!(queued(&client).await, [job("home", "", ""), job("search", "", "")]);
+    assert_eq!(status(&client).await, (2, 0, 0, true));
+
+    assert_eq!(claim(&client, "piw.claim_jobs('L1', 0)").await, [], "max_jobs 0 only moves the requests");
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.requests").await, 0);
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 2, "one job per target");
+    assert_eq!(status(&client).await, (2, 0, 0, true));
+}
+
+/// A request for a target whose job is pending and due joins that job (keeping the older
+/// created_at, which `--wait` counts by); one for a target whose job waits out a retry's backoff
+/// becomes a job of its own, due now.
+#[tokio::test]
+async fn a_request_joins_a_due_job_of_its_target_but_not_one_in_backoff() {
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    claim(&client, "piw.claim_jobs('L1', 0)").await;
+    let first_created = text(&client, "SELECT created_at::text FROM piw.jobs").await;
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    claim(&client, "piw.claim_jobs('L1', 0)").await;
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 1, "joined the due job");
+    assert_eq!(text(&client, "SELECT created_at::text FROM piw.jobs").await, first_created, "the older stamp stays");
+
+    let id = claim(&client, "piw.claim_jobs('L1')").await[0].0;
+    assert!(call(&client, &format!("SELECT piw.fail_job({id}, 'L1', 'disk full', interval '1 hour')")).await);
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    claim(&client, "piw.claim_jobs('L1', 0)").await;
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs WHERE run_after <= now()").await, 1, "a new job, due now");
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 2);
+    let claimed = claim(&client, "piw.claim_jobs('L1')").await;
+    assert_eq!(claimed.iter().map(|c| (c.1.as_str(), c.2)).collect::<Vec<_>>(), [("home", 2)], "covers the one in backoff");
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 1);
+    assert_eq!(text(&client, "SELECT created_at::text FROM piw.jobs").await, first_created, "and keeps its stamp");
 }
 
 #[tokio::test]
@@ -217,9 +249,9 @@ async fn enqueue_notifies_a_listening_connection() {
     assert_eq!(listener.next().await.1, "marker", "exactly one wake-up for the transaction");
 }
 
-/// A transaction marks itself when it first queues (later requests skip its own targets and the
-/// wake-up is decided once); a savepoint rolled back takes the mark, the rows and the NOTIFY with
-/// it, so the next request queues and wakes afresh.
+/// A transaction marks itself when it first queues (the wake-up is decided once); a savepoint
+/// rolled back takes the mark, the rows and the NOTIFY with it, so the next request queues and
+/// wakes afresh.
 #[tokio::test]
 async fn a_request_after_a_rolled_back_savepoint_queues_and_wakes() {
     let (db, client) = empty_queue().await;
@@ -237,7 +269,7 @@ async fn a_request_after_a_rolled_back_savepoint_queues_and_wakes() {
     assert_eq!(listener.next().await.1, "marker");
 
     client.batch_execute("BEGIN; CALL piw.rebuild('home'); COMMIT").await.unwrap();
-    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 2, "the mark ends with its transaction");
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.requests").await, 3, "every request is logged");
     assert_eq!(listener.next().await.1, "", "and so does the wake-up decision");
 }
 

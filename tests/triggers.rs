@@ -119,7 +119,7 @@ async fn bulk_insert_in_one_statement_queues_each_target_once() {
         .await
         .unwrap();
     assert_eq!(inserted, 1000);
-    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 6, "rows in piw.jobs");
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.requests").await, 6, "one request per target");
     assert_eq!(queued(&client).await, page_jobs(&["bar", "foo"], false));
 }
 
@@ -133,6 +133,9 @@ async fn many_statements_in_one_transaction_queue_each_target_once() {
     }
     add_downloads(&transaction, "foo-1.0.0-py3-none-any.whl", 5).await;
     transaction.commit().await.unwrap();
+    // Every statement logs its requests; moving them into jobs folds each target's into one.
+    assert!(scalar(&client, "SELECT count(*) FROM piw.requests").await > 4);
+    client.batch_execute("SELECT count(*) FROM piw.claim_jobs('T', 0)").await.unwrap();
     assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 4, "rows in piw.jobs");
     assert_eq!(queued(&client).await, page_jobs(&["foo"], false));
 }

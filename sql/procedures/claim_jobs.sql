@@ -9,6 +9,7 @@ AS $$
 DECLARE
     v_job      piw.jobs%ROWTYPE;
     v_attempts integer;
+    v_created  timestamptz;
 BEGIN
     IF claim_jobs.listener IS NULL OR claim_jobs.listener = '' THEN
         RAISE EXCEPTION 'listener must not be empty' USING ERRCODE = '22023';
@@ -26,6 +27,31 @@ BEGIN
                              ELSE j.last_error END,
            locked_by = NULL, locked_until = NULL, run_after = now()
      WHERE j.state = 'running' AND j.locked_until < now();
+
+    -- Committed requests become jobs, one per target. A request for a target with a pending, due
+    -- job is folded into it: both are committed and neither has started, so the render that
+    -- follows that job's claim covers both (its created_at becomes the older one, for --wait).
+    -- A job in backoff after a failure is not joined (the request would wait out the backoff), and
+    -- a running one never is: the request becomes a job of its own and the page is written again.
+    WITH moved AS (
+        DELETE FROM piw.requests r
+        RETURNING r.kind, r.package, r.filename, r.requested_at),
+    targets AS (
+        SELECT m.kind, m.package, m.filename, min(m.requested_at) AS requested_at
+          FROM moved m
+         GROUP BY m.kind, m.package, m.filename),
+    folded AS (
+        UPDATE piw.jobs j
+           SET created_at = least(j.created_at, t.requested_at)
+          FROM targets t
+         WHERE j.state = 'pending' AND j.run_after <= now()
+           AND j.kind = t.kind AND j.package = t.package AND j.filename = t.filename
+        RETURNING j.kind, j.package, j.filename)
+    INSERT INTO piw.jobs (kind, package, filename, created_at)
+    SELECT t.kind, t.package, t.filename, t.requested_at
+      FROM targets t
+     WHERE NOT EXISTS (SELECT 1 FROM folded f
+                        WHERE f.kind = t.kind AND f.package = t.package AND f.filename = t.filename);
 
     -- A job waits while a conflicting one runs (see piw._jobs_conflict): one writer per page at a
     -- time, so an older render can never land after a newer one.
@@ -72,11 +98,14 @@ BEGIN
              WHERE d.state = 'pending' AND d.kind = v_job.kind
                AND d.package = v_job.package AND d.filename = v_job.filename
                AND d.job_id <> v_job.job_id
-            RETURNING d.attempts)
-        SELECT greatest(v_job.attempts, max(c.attempts)) INTO v_attempts FROM covered c;
+            RETURNING d.attempts, d.created_at)
+        SELECT greatest(v_job.attempts, max(c.attempts)), least(v_job.created_at, min(c.created_at))
+          INTO v_attempts, v_created
+          FROM covered c;
 
         UPDATE piw.jobs j
            SET state = 'running', attempts = coalesce(v_attempts, v_job.attempts) + 1,
+               created_at = coalesce(v_created, v_job.created_at),
                locked_by = claim_jobs.listener, locked_until = now() + claim_jobs.lease
          WHERE j.job_id = v_job.job_id
         RETURNING j.job_id, j.kind, j.package, j.filename, j.attempts
@@ -87,4 +116,4 @@ END
 $$;
 
 COMMENT ON FUNCTION piw.claim_jobs(text, integer, interval, integer) IS
-'For listeners: claim up to max_jobs runnable targets (oldest first, none that conflicts with a running job: see piw._jobs_conflict; home, search and simple_root only while no package''s job runs, or once they have waited a second), coalescing each target''s pending requests into one job, leased to listener for lease. Running jobs whose lease ran out are first made pending again (or failed after max_attempts). Finish each with piw.complete_job or piw.fail_job.';
+'For listeners: move committed requests (piw.requests) into jobs, one per target, then claim up to max_jobs runnable targets (oldest first, none that conflicts with a running job: see piw._jobs_conflict; home, search and simple_root only while no package''s job runs, or once they have waited a second), coalescing each target''s pending requests into one job, leased to listener for lease. Running jobs whose lease ran out are first made pending again (or failed after max_attempts). Finish each with piw.complete_job or piw.fail_job.';

@@ -8,7 +8,7 @@ DECLARE
     v_retried integer;
 BEGIN
     UPDATE piw.jobs j
-       SET state = 'pending', attempts = 0, run_after = now(), xact = pg_current_xact_id()
+       SET state = 'pending', attempts = 0, run_after = now()
      WHERE j.state = 'failed';
     GET DIAGNOSTICS v_retried = ROW_COUNT;
     IF v_retried > 0 THEN

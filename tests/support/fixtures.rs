@@ -52,15 +52,23 @@ pub async fn small_repository(client: &impl GenericClient) {
     add_downloads(client, &foo2c, 2).await;
 }
 
-/// Forget every queued job (tests that look at what one call queues start from an empty queue).
+/// Forget every queued request and job (tests that look at what one call queues start from an
+/// empty queue).
 pub async fn clear_jobs(client: &impl GenericClient) {
-    client.batch_execute("DELETE FROM piw.jobs").await.expect("clear jobs");
+    client.batch_execute("DELETE FROM piw.requests; DELETE FROM piw.jobs").await.expect("clear jobs");
 }
 
-/// The queued jobs as (kind, package, filename), sorted, duplicates kept.
+/// The targets waiting to be done (requested, or pending jobs) as (kind, package, filename),
+/// sorted, each once: what the listener will do.
 pub async fn queued(client: &impl GenericClient) -> Vec<(String, String, String)> {
     client
-        .query("SELECT kind, package, filename FROM piw.jobs WHERE state = 'pending' ORDER BY 1, 2, 3", &[])
+        .query(
+            "SELECT kind, package, filename FROM piw.requests
+              UNION
+             SELECT kind, package, filename FROM piw.jobs WHERE state = 'pending'
+              ORDER BY 1, 2, 3",
+            &[],
+        )
         .await
         .expect("read jobs")
         .iter()
