@@ -158,7 +158,13 @@ async fn admin_writes_tables_and_triggers_still_queue_work() {
     assert!(queued(&owner).await.contains(&job("delete_package", "foo", "")));
     // Requests are written by piw's routines alone (one of an unknown kind would stop the listener
     // when it moves them into piw.jobs, which checks its rows).
-    for sql in ["INSERT INTO piw.requests (kind) VALUES ('evil')", "UPDATE piw.requests SET kind = 'evil'"] {
+    // The internal helper that writes them runs as its caller (it has no SECURITY DEFINER of its
+    // own: piw's routines that call it are), so calling it directly writes nothing either.
+    for sql in [
+        "INSERT INTO piw.requests (kind) VALUES ('evil')",
+        "UPDATE piw.requests SET kind = 'evil'",
+        "SELECT piw._enqueue(ARRAY[ROW('evil', '', '')::piw.job_target])",
+    ] {
         assert_denied(&admin, &owner, sql).await;
     }
 }
@@ -185,6 +191,11 @@ async fn security_definer_routines_have_a_fixed_search_path() {
         if definer {
             definers += 1;
             assert!(config.contains(&"search_path=pg_catalog, pg_temp".to_owned()), "{name}: {config:?}");
+        } else if name.starts_with("piw._") && kind == "f" && !config.is_empty() {
+            // Internal helpers inherit their caller's search_path (see _enqueue.sql), except
+            // trigger functions, which are entry points.
+            let trigger = scalar(&client, &format!("SELECT count(*) FROM pg_proc WHERE oid = '{name}'::regprocedure AND prorettype = 'trigger'::regtype")).await;
+            assert_eq!(trigger, 1, "{name} is a helper with a SET clause: {config:?}");
         }
     }
     assert!(definers >= 11, "every procedure and the listener API are SECURITY DEFINER ({definers})");

@@ -249,9 +249,8 @@ async fn enqueue_notifies_a_listening_connection() {
     assert_eq!(listener.next().await.1, "marker", "exactly one wake-up for the transaction");
 }
 
-/// A transaction marks itself when it first queues (the wake-up is decided once); a savepoint
-/// rolled back takes the mark, the rows and the NOTIFY with it, so the next request queues and
-/// wakes afresh.
+/// A savepoint rolled back takes its requests and its NOTIFY with it; the requests after it queue
+/// and wake afresh, once for the transaction.
 #[tokio::test]
 async fn a_request_after_a_rolled_back_savepoint_queues_and_wakes() {
     let (db, client) = empty_queue().await;
@@ -270,7 +269,7 @@ async fn a_request_after_a_rolled_back_savepoint_queues_and_wakes() {
 
     client.batch_execute("BEGIN; CALL piw.rebuild('home'); COMMIT").await.unwrap();
     assert_eq!(scalar(&client, "SELECT count(*) FROM piw.requests").await, 3, "every request is logged");
-    assert_eq!(listener.next().await.1, "", "and so does the wake-up decision");
+    assert_eq!(listener.next().await.1, "", "a new transaction wakes again");
 }
 
 #[tokio::test]

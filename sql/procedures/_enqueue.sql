@@ -1,12 +1,14 @@
 -- _enqueue: log requests for disk work in the caller's transaction and wake a listener if none is awake.
+--
+-- Neither SECURITY DEFINER nor SET search_path: it runs only inside piw's own routines (the
+-- procedures and the trigger functions), which are both, so it already has their owner and their
+-- search_path. A SET clause here would save and restore every setting on each admin call; a role
+-- that calls it directly runs it as itself and may not write piw.requests.
 CREATE OR REPLACE FUNCTION piw._enqueue(targets piw.job_target[])
 RETURNS integer
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_xact   text;
     v_queued integer;
 BEGIN
     -- Every admin call comes through here, so it does the least it can: one insert into a table
@@ -17,17 +19,15 @@ BEGIN
     SELECT t.kind, coalesce(t.package, ''), coalesce(t.filename, '')
       FROM unnest(_enqueue.targets) AS t;
     GET DIAGNOSTICS v_queued = ROW_COUNT;
-    -- Once per transaction: the wake decision (a NOTIFY at commit, or the shared wake lock held to
-    -- the end) covers everything the transaction queues afterwards. The transaction-local mark
-    -- says whether it was made. (A caller who forges the mark only loses its own wake-up; the
-    -- listener's fallback poll still finds the work.)
-    v_xact := pg_current_xact_id()::text;
-    IF v_queued > 0 AND current_setting('piw.enqueued_in', true) IS DISTINCT FROM v_xact THEN
-        PERFORM pg_catalog.set_config('piw.enqueued_in', v_xact, true);
+    -- The wake decision is made on every call, not once per transaction: in a transaction that
+    -- queues again, the wake lock is already held (taking it again costs nothing) and a second
+    -- NOTIFY of the same channel and payload is folded into the first by the server. Remembering
+    -- the decision in a transaction-local setting cost more than making it again.
+    IF v_queued > 0 THEN
         PERFORM piw._wake_listeners();
     END IF;
     RETURN v_queued;
 END
 $$;
 
-COMMENT ON FUNCTION piw._enqueue(piw.job_target[]) IS 'internal: log requests for these targets (piw.requests) in the current transaction and wake a listener once per transaction; returns how many were logged';
+COMMENT ON FUNCTION piw._enqueue(piw.job_target[]) IS 'internal: log requests for these targets (piw.requests) in the current transaction and wake a listener unless one is awake (one NOTIFY per transaction at most); returns how many were logged';

@@ -2,7 +2,6 @@
 CREATE OR REPLACE FUNCTION piw._existing_version(package text, version text)
 RETURNS text
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_package text := piw._package_arg(_existing_version.package);

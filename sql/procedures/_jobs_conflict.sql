@@ -3,7 +3,6 @@ CREATE OR REPLACE FUNCTION piw._jobs_conflict(
     kind_a text, package_a text, filename_a text, kind_b text, package_b text, filename_b text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT
         -- the same target: one writer per page

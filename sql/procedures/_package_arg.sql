@@ -2,7 +2,6 @@
 CREATE OR REPLACE FUNCTION piw._package_arg(package text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF _package_arg.package IS NULL OR _package_arg.package = '' THEN

@@ -2,7 +2,6 @@
 CREATE OR REPLACE FUNCTION piw._page_targets(packages text[], with_root boolean DEFAULT false)
 RETURNS piw.job_target[]
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(array_agg(pages.t ORDER BY pages.kind, pages.package), '{}')
       FROM (

@@ -2,7 +2,6 @@
 CREATE OR REPLACE FUNCTION piw._printable(value text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
-SET search_path = pg_catalog, pg_temp
 AS $$
     -- Control characters would break the line; zero-width and direction-changing characters
     -- (U+200B-U+200F, U+202A-U+202E, U+2060-U+2064, U+2066-U+2069, U+FEFF) would make a terminal

@@ -2,7 +2,6 @@
 CREATE OR REPLACE FUNCTION piw._quote_arg(value text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT quote_literal(
         piw._printable(left(_quote_arg.value, 60))

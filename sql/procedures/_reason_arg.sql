@@ -2,7 +2,6 @@
 CREATE OR REPLACE FUNCTION piw._reason_arg(reason text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- '' means "not skipped" in the tables, so an empty reason would silently unskip; a blank one

@@ -2,7 +2,6 @@
 CREATE OR REPLACE FUNCTION piw._version_arg(version text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF _version_arg.version IS NULL OR _version_arg.version = '' THEN

@@ -2,8 +2,6 @@
 CREATE OR REPLACE FUNCTION piw._wake_listeners()
 RETURNS void
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- NOTIFY takes a cluster-wide lock at commit, so transactions that notify commit one at a time.
