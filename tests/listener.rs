@@ -3,6 +3,10 @@ mod support;
 
 use std::{fs, path::Path};
 
+use piw::{
+    listener::{executor::Executor, output::OutputDir},
+    pages::{self, Output},
+};
 use support::{
     daemon::{drained, output_dir, RunningListener},
     fixtures::*,
@@ -224,4 +228,37 @@ async fn symlink_leading_outside_is_refused_and_other_work_flows() {
     assert!(error.contains("symbolic link"), "{error}");
     assert!(read(root, "simple/foo/index.html").contains("foo-2.0"), "other work flows");
     listener.stop().await;
+}
+
+/// A full rebuild's `simple_all` and `project_all`, claimed together, run as one pass over the
+/// project rows: it writes exactly the pages the two write apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_pages_in_one_pass_write_every_simple_and_project_page() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    client.batch_execute("UPDATE piw.packages SET skip = 'gone' WHERE package = 'bar'").await.unwrap();
+    let out = output_dir();
+    let executor = Executor::new(OutputDir::open(out.path()).unwrap());
+    let effect = executor.all_pages(&client).await.unwrap();
+
+    let mut expected = Vec::new();
+    pages::all_simple(&client, &mut |output| {
+        expected.push(output);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    pages::all_project(&client, &mut |output| {
+        expected.push(output);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(expected.len(), 6, "two packages: a simple page and two project pages each");
+    assert_eq!(effect.written, 6);
+    for output in &expected {
+        let Output::Write { path, bytes } = output else { panic!("{output:?}") };
+        assert_eq!(&fs::read(out.path().join(path)).unwrap(), bytes, "{}", path.display());
+    }
 }

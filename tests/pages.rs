@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use piw::pages::{self, Output};
 use support::{fixtures::*, TestDb};
+use futures_util::TryStreamExt;
 use tokio_postgres::Client;
 
 async fn repository() -> (TestDb, Client) {
@@ -295,6 +296,13 @@ async fn streamed_rebuilds_match_per_package_pages_byte_for_byte() {
     .await
     .unwrap();
 
+    // A full rebuild writes both kinds of page from the project rows alone.
+    let mut simple_of_projects = Vec::new();
+    let mut projects = std::pin::pin!(pages::all_project_data(&client).await.unwrap());
+    while let Some(project) = projects.try_next().await.unwrap() {
+        simple_of_projects.extend(pages::render_simple_of_project(&project).unwrap());
+    }
+
     let mut single_simple = Vec::new();
     let mut single_project = Vec::new();
     let mut sorted = packages.clone();
@@ -307,6 +315,7 @@ async fn streamed_rebuilds_match_per_package_pages_byte_for_byte() {
     assert_eq!(streamed_project.len(), 2 * packages.len());
     assert!(streamed_simple.iter().chain(&streamed_project).all(|o| matches!(o, Output::Write { .. })));
     assert_eq!(streamed_simple, single_simple);
+    assert_eq!(simple_of_projects, single_simple);
     assert_eq!(streamed_project, single_project);
 
     let foobar: serde_json::Value = serde_json::from_slice(written(&streamed_project, "project/foobar/json/index.json")).unwrap();

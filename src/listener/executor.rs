@@ -82,8 +82,8 @@ impl Executor {
                 let statement = pooled.prepare_cached(pages::PROJECT_QUERY).await.map_err(Error::from)?;
                 self.apply_all(pages::project_prepared(client, &statement, package).await?).await
             }
-            Task::SimpleAll => self.stream_all(client, true).await,
-            Task::ProjectAll => self.stream_all(client, false).await,
+            Task::SimpleAll => self.stream_all(client, AllPages::Simple).await,
+            Task::ProjectAll => self.stream_all(client, AllPages::Project).await,
             Task::DeleteWheel { package, filename } => self.delete_wheel(pooled, package, filename).await,
             Task::DeletePackage { package } => self.wheels_locked(client, package, self.delete_package(client, package)).await,
         }
@@ -111,11 +111,18 @@ impl Executor {
         .map_err(|e| JobError::Output(OutputError::Io { action: "writer panicked on", path: PathBuf::new(), source: std::io::Error::other(e.to_string()) }))?
     }
 
-    /// Every package's simple or project pages: the rows stream in here, grouped by package, and
-    /// a pool of blocking threads (one per core) renders and writes the pages, fed through a
-    /// bounded channel: the server keeps sending while pages are rendered and written, all cores
-    /// render, and memory stays bounded by the channel, whatever the number of packages.
-    async fn stream_all(&self, client: &Client, simple: bool) -> Result<Effect, JobError> {
+    /// The jobs `simple_all` and `project_all` in one pass: both kinds of page of every package
+    /// from the project rows alone (see [`pages::render_simple_of_project`]), one query instead of
+    /// two. A full rebuild (`piw.rebuild('index')`) queues both.
+    pub async fn all_pages(&self, client: &Client) -> Result<Effect, JobError> {
+        self.stream_all(client, AllPages::Both).await
+    }
+
+    /// Every package's simple or project pages (or both): the rows stream in here, grouped by
+    /// package, and a pool of blocking threads (one per core) renders and writes the pages, fed
+    /// through a bounded channel: the server keeps sending while pages are rendered and written,
+    /// all cores render, and memory stays bounded by the channel, whatever the number of packages.
+    async fn stream_all(&self, client: &Client, which: AllPages) -> Result<Effect, JobError> {
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let (sender, receiver) = tokio::sync::mpsc::channel::<Streamed>(threads * STREAM_DEPTH_PER_THREAD);
         let receiver = Arc::new(std::sync::Mutex::new(receiver));
@@ -126,7 +133,7 @@ impl Executor {
             })
             .collect();
         let produced = async {
-            if simple {
+            if which == AllPages::Simple {
                 let mut pages = pin!(pages::all_simple_data(client).await?);
                 while let Some(page) = pages.try_next().await? {
                     if sender.send(Streamed::Simple(page)).await.is_err() {
@@ -134,9 +141,10 @@ impl Executor {
                     }
                 }
             } else {
+                let with_simple = which == AllPages::Both;
                 let mut projects = pin!(pages::all_project_data(client).await?);
                 while let Some(project) = projects.try_next().await? {
-                    if sender.send(Streamed::Project(project)).await.is_err() {
+                    if sender.send(Streamed::Project { project, with_simple }).await.is_err() {
                         break;
                     }
                 }
@@ -247,10 +255,19 @@ fn is_package_name(name: &str) -> bool {
 /// Packages in flight between the rows and the writer threads, per thread.
 const STREAM_DEPTH_PER_THREAD: usize = 16;
 
+/// Which pages of every package a streamed rebuild writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AllPages {
+    Simple,
+    Project,
+    Both,
+}
+
 /// One package's data on its way to a writer thread.
 enum Streamed {
     Simple(pages::SimplePage),
-    Project(pages::Project),
+    /// The project pages, and the simple page too when `with_simple`.
+    Project { project: pages::Project, with_simple: bool },
 }
 
 /// A writer thread of a streamed rebuild: render and write until the channel closes. A page that
@@ -265,7 +282,11 @@ fn render_and_write(output: &OutputDir, receiver: &std::sync::Mutex<tokio::sync:
         };
         let rendered = match &streamed {
             Streamed::Simple(page) => pages::render_simple(page).map(|output| output.into_iter().collect()),
-            Streamed::Project(project) => pages::render_project(project),
+            Streamed::Project { project, with_simple: false } => pages::render_project(project),
+            Streamed::Project { project, with_simple: true } => pages::render_project(project).and_then(|mut outputs| {
+                outputs.extend(pages::render_simple_of_project(project)?);
+                Ok(outputs)
+            }),
         };
         let outputs: Vec<Output> = match rendered {
             Ok(outputs) => outputs,

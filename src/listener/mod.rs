@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod executor;
 mod notifier;
 pub mod output;
+mod work;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -24,6 +25,7 @@ use self::{
     backoff::{delay_for, Backoff},
     executor::Executor,
     output::OutputDir,
+    work::Work,
 };
 use crate::{
     error::{Error, Result},
@@ -211,9 +213,9 @@ impl Listener {
                     Err(e) => break Err(e),
                 };
                 claimed = jobs.len();
-                for job in jobs {
+                for work in Work::group(jobs) {
                     let listener = self.clone();
-                    running.spawn(async move { listener.run_job(job).await });
+                    running.spawn(async move { listener.run_work(work).await });
                 }
                 if claimed > 0 && !awake {
                     // After the jobs have started: this is not on their way.
@@ -311,23 +313,34 @@ impl Listener {
         queue::claim_with(&**client, &statement, &self.id, options).await
     }
 
-    /// Carry out one job and record the outcome. `Err` only when the database could not be told.
-    async fn run_job(&self, job: Job) -> Result<()> {
+    /// Carry out a claimed job (or a pair run as one, see [`Work`]) and record the outcome of
+    /// each. `Err` only when the database could not be told.
+    async fn run_work(&self, work: Work) -> Result<()> {
         if self.cancel.is_cancelled() {
             // Not started: handed back by listener_leave on the way out.
             return Ok(());
         }
         let client = self.client().await?;
         let started = std::time::Instant::now();
-        let outcome = match &job.task {
-            Some(task) => self.executor.execute(&client, task).await,
-            None => Err(executor::JobError::UnknownKind(job.kind.clone())),
+        let outcome = match &work {
+            Work::One(job) => match &job.task {
+                Some(task) => self.executor.execute(&client, task).await,
+                None => Err(executor::JobError::UnknownKind(job.kind.clone())),
+            },
+            Work::AllPages(_) => self.executor.all_pages(&client).await,
         };
+        for job in work.jobs() {
+            self.record(&client, job, &outcome, started).await?;
+        }
+        Ok(())
+    }
+
+    async fn record(&self, client: &deadpool_postgres::Object, job: &Job, outcome: &Result<executor::Effect, executor::JobError>, started: std::time::Instant) -> Result<()> {
         match outcome {
             Ok(effect) => {
                 tracing::debug!(job = job.id, kind = %job.kind, ?effect, ms = started.elapsed().as_secs_f64() * 1000.0, "done");
                 let statement = client.prepare_cached(queue::COMPLETE_SQL).await?;
-                if !queue::complete_with(&**client, &statement, &self.id, job.id).await? {
+                if !queue::complete_with(&***client, &statement, &self.id, job.id).await? {
                     tracing::warn!("job {} ({}) was done after its lease passed to another listener", job.id, job.kind);
                 }
             }
@@ -340,7 +353,7 @@ impl Listener {
                     Some(delay) => tracing::warn!("job {} ({}) failed, attempt {}: {e}; retrying in {} ms", job.id, job.kind, job.attempts, delay.as_millis()),
                     None => tracing::error!("job {} ({}) failed for good after {} attempts: {e}", job.id, job.kind, job.attempts),
                 }
-                queue::fail(&**client, &self.id, job.id, &e.to_string(), retry_in).await?;
+                queue::fail(&***client, &self.id, job.id, &e.to_string(), retry_in).await?;
             }
         }
         Ok(())

@@ -128,6 +128,27 @@ pub struct SimpleFile {
     pub yanked: bool,
 }
 
+impl SimplePage {
+    /// The simple page of a package whose project data is at hand: a project lists exactly the
+    /// published files (see [`project_sql`]), so a full rebuild of both kinds of page needs one
+    /// query, not two.
+    pub fn of_project(project: &Project) -> SimplePage {
+        let files = project
+            .releases
+            .iter()
+            .flat_map(|release| {
+                release.files.iter().map(|file| SimpleFile {
+                    filename: file.filename.clone(),
+                    filehash: file.filehash.clone(),
+                    requires_python: file.requires_python.clone(),
+                    yanked: release.yanked,
+                })
+            })
+            .collect();
+        finish_simple(SimplePage { package: project.package.clone(), files })
+    }
+}
+
 /// One row per published file, or one row with null file columns for a package without any
 /// (a skipped package never has any).
 macro_rules! simple_sql {

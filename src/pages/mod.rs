@@ -213,6 +213,12 @@ pub fn render_simple(page: &SimplePage) -> Result<Option<Output>> {
     simple_output(page).map(Some)
 }
 
+/// The simple page of a streamed project, byte for byte what [`render_simple`] makes of the same
+/// package's [`SimplePage`]: a full rebuild of both kinds of page streams the project rows alone.
+pub fn render_simple_of_project(project: &Project) -> Result<Option<Output>> {
+    render_simple(&SimplePage::of_project(project))
+}
+
 /// One streamed package's project pages (HTML, then JSON), as [`all_project`] hands them to its
 /// sink; none for a name that is not a normalized package name.
 pub fn render_project(project: &Project) -> Result<Vec<Output>> {
