@@ -284,7 +284,7 @@ fn spawn_reaper(postmaster_pid: u32, root: &Path, pages: &Path) -> std::io::Resu
         });
     }
     let mut child = command.spawn()?;
-    child.stdin.take().ok_or_else(|| std::io::Error::other("reaper has no stdin").into())
+    child.stdin.take().ok_or_else(|| std::io::Error::other("reaper has no stdin"))
 }
 
 /// One database with its dataset, output directory and listener.

@@ -16,7 +16,7 @@ const GRANTS: &str = include_str!("../sql/grants.sql");
 /// Refinery's history table lives in our schema, so that PUBLIC's schema stays untouched.
 const HISTORY_TABLE: &str = "piw.refinery_schema_history";
 /// Two initdb runs at once would race on refinery's history table.
-const MIGRATION_LOCK: i64 = 0x7069_775f_6d69_67; // "piw_mig"
+const MIGRATION_LOCK: i64 = 0x0070_6977_5f6d_6967; // "piw_mig"
 
 /// What a migration run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -192,7 +192,7 @@ async fn hostile_arguments_to_every_procedure_fail_cleanly_and_change_nothing() 
             if name.is_none() && sql.contains("rebuild") {
                 continue; // a null package means every package (home and search take none)
             }
-            b.call(sql, &[name.clone()], false).await;
+            b.call(sql, std::slice::from_ref(&name), false).await;
         }
     }
     for version in hostile_versions() {
@@ -204,15 +204,15 @@ async fn hostile_arguments_to_every_procedure_fail_cleanly_and_change_nothing() 
             "CALL piw.yank_version('foo', $1)",
             "CALL piw.unyank_version('foo', $1)",
         ] {
-            b.call(sql, &[version.clone()], false).await;
+            b.call(sql, std::slice::from_ref(&version), false).await;
         }
     }
     for reason in hostile_reasons() {
-        b.call("CALL piw.skip_package('foo', $1)", &[reason.clone()], false).await;
+        b.call("CALL piw.skip_package('foo', $1)", std::slice::from_ref(&reason), false).await;
         b.call("CALL piw.skip_version('foo', '1.0', $1)", &[reason], false).await;
     }
     for part in hostile_parts() {
-        b.call("CALL piw.rebuild($1)", &[part.clone()], false).await;
+        b.call("CALL piw.rebuild($1)", std::slice::from_ref(&part), false).await;
         b.call("CALL piw.rebuild($1, 'foo')", &[part], false).await;
     }
     // The listeners' API: nonsense is refused or does nothing.
