@@ -5,7 +5,7 @@ use std::{fs, path::Path};
 
 use piw::{
     listener::{executor::Executor, output::OutputDir},
-    pages::{self, Output},
+    pages::Output,
 };
 use support::{
     daemon::{drained, output_dir, RunningListener},
@@ -242,19 +242,8 @@ async fn all_pages_in_one_pass_write_every_simple_and_project_page() {
     let executor = Executor::new(OutputDir::open(out.path()).unwrap());
     let effect = executor.all_pages(&client).await.unwrap();
 
-    let mut expected = Vec::new();
-    pages::all_simple(&client, &mut |output| {
-        expected.push(output);
-        Ok(())
-    })
-    .await
-    .unwrap();
-    pages::all_project(&client, &mut |output| {
-        expected.push(output);
-        Ok(())
-    })
-    .await
-    .unwrap();
+    let (mut expected, project) = streamed_pages(&client).await;
+    expected.extend(project);
     assert_eq!(expected.len(), 6, "two packages: a simple page and two project pages each");
     assert_eq!(effect.written, 6);
     for output in &expected {

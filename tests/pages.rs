@@ -281,20 +281,7 @@ async fn streamed_rebuilds_match_per_package_pages_byte_for_byte() {
     varied_repository(&client).await;
     let packages = packages(&client).await;
 
-    let mut streamed_simple = Vec::new();
-    pages::all_simple(&client, &mut |output| {
-        streamed_simple.push(output);
-        Ok(())
-    })
-    .await
-    .unwrap();
-    let mut streamed_project = Vec::new();
-    pages::all_project(&client, &mut |output| {
-        streamed_project.push(output);
-        Ok(())
-    })
-    .await
-    .unwrap();
+    let (streamed_simple, streamed_project) = streamed_pages(&client).await;
 
     // A full rebuild writes both kinds of page from the project rows alone.
     let mut simple_of_projects = Vec::new();

@@ -6,7 +6,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_package text;
-    v_queued  integer;
 BEGIN
     IF rebuild.part IS NULL OR rebuild.part NOT IN ('home', 'search', 'project', 'index') THEN
         RAISE EXCEPTION 'unknown part %', coalesce(piw._quote_arg(rebuild.part), 'NULL')
@@ -18,15 +17,15 @@ BEGIN
             RAISE EXCEPTION 'part % takes no package', rebuild.part
                 USING ERRCODE = '22023';
         END IF;
-        v_queued := piw._enqueue(ARRAY[ROW(rebuild.part, '', '')::piw.job_target]);
+        PERFORM piw._enqueue(ARRAY[ROW(rebuild.part, '', '')::piw.job_target]);
     ELSIF rebuild.package IS NULL THEN
         -- Every package: one job that streams them all, not one job per package.
         IF rebuild.part = 'index' THEN
-            v_queued := piw._enqueue(ARRAY[ROW('simple_all', '', '')::piw.job_target,
+            PERFORM piw._enqueue(ARRAY[ROW('simple_all', '', '')::piw.job_target,
                                        ROW('project_all', '', '')::piw.job_target,
                                        ROW('simple_root', '', '')::piw.job_target]);
         ELSE
-            v_queued := piw._enqueue(ARRAY[ROW('project_all', '', '')::piw.job_target]);
+            PERFORM piw._enqueue(ARRAY[ROW('project_all', '', '')::piw.job_target]);
         END IF;
     ELSE
         v_package := piw._package_arg(rebuild.package);
@@ -35,10 +34,10 @@ BEGIN
                 USING ERRCODE = 'P0002';
         END IF;
         IF rebuild.part = 'index' THEN
-            v_queued := piw._enqueue(ARRAY[ROW('project', v_package, '')::piw.job_target,
+            PERFORM piw._enqueue(ARRAY[ROW('project', v_package, '')::piw.job_target,
                                        ROW('simple', v_package, '')::piw.job_target]);
         ELSE
-            v_queued := piw._enqueue(ARRAY[ROW('project', v_package, '')::piw.job_target]);
+            PERFORM piw._enqueue(ARRAY[ROW('project', v_package, '')::piw.job_target]);
         END IF;
     END IF;
 END

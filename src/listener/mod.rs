@@ -335,12 +335,12 @@ impl Listener {
         Ok(())
     }
 
-    async fn record(&self, client: &deadpool_postgres::Object, job: &Job, outcome: &Result<executor::Effect, executor::JobError>, started: std::time::Instant) -> Result<()> {
+    async fn record(&self, client: &deadpool_postgres::ClientWrapper, job: &Job, outcome: &Result<executor::Effect, executor::JobError>, started: std::time::Instant) -> Result<()> {
         match outcome {
             Ok(effect) => {
                 tracing::debug!(job = job.id, kind = %job.kind, ?effect, ms = started.elapsed().as_secs_f64() * 1000.0, "done");
                 let statement = client.prepare_cached(queue::COMPLETE_SQL).await?;
-                if !queue::complete_with(&***client, &statement, &self.id, job.id).await? {
+                if !queue::complete_with(&**client, &statement, &self.id, job.id).await? {
                     tracing::warn!("job {} ({}) was done after its lease passed to another listener", job.id, job.kind);
                 }
             }
@@ -353,7 +353,7 @@ impl Listener {
                     Some(delay) => tracing::warn!("job {} ({}) failed, attempt {}: {e}; retrying in {} ms", job.id, job.kind, job.attempts, delay.as_millis()),
                     None => tracing::error!("job {} ({}) failed for good after {} attempts: {e}", job.id, job.kind, job.attempts),
                 }
-                queue::fail(&***client, &self.id, job.id, &e.to_string(), retry_in).await?;
+                queue::fail(&**client, &self.id, job.id, &e.to_string(), retry_in).await?;
             }
         }
         Ok(())

@@ -192,3 +192,22 @@ impl Listener {
             .expect("listener connection open")
     }
 }
+
+/// What the streamed full rebuilds render, every simple page, then every project page: the
+/// outputs [`piw::pages::all_simple`] and [`piw::pages::all_project`] hand their sinks.
+pub async fn streamed_pages(client: &impl GenericClient) -> (Vec<piw::pages::Output>, Vec<piw::pages::Output>) {
+    let (mut simple, mut project) = (Vec::new(), Vec::new());
+    piw::pages::all_simple(client, &mut |output| {
+        simple.push(output);
+        Ok(())
+    })
+    .await
+    .expect("all simple pages");
+    piw::pages::all_project(client, &mut |output| {
+        project.push(output);
+        Ok(())
+    })
+    .await
+    .expect("all project pages");
+    (simple, project)
+}
