@@ -324,12 +324,20 @@ async fn arguments_are_data_never_sql() {
     assert_eq!(text(&owner, "SELECT skip FROM piw.packages WHERE package = 'foo'").await.as_deref(), Some(injected));
     assert_eq!(text(&owner, "SELECT skip FROM piw.versions WHERE package = 'foo' AND version = '1.0'").await.as_deref(), Some(injected));
     assert_eq!(scalar(&owner, "SELECT count(*) FROM piw.packages").await, 2, "piw.packages is still there");
-    // No routine builds SQL from its arguments: there is no dynamic SQL to inject into.
+    // No routine builds SQL from its arguments: the one EXECUTE (claim_jobs, for a plan made
+    // afresh on every claim) runs a constant, with no USING and nothing appended.
     let dynamic = scalar(
         &owner,
         "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-          WHERE n.nspname = 'piw' AND p.prosrc ~* '\\mEXECUTE\\M'",
+          WHERE n.nspname = 'piw' AND p.prosrc ~* '\\mEXECUTE\\M(?!\\s+\\$move\\$)'",
     )
     .await;
     assert_eq!(dynamic, 0, "a piw routine runs dynamic SQL");
+    let constant = scalar(
+        &owner,
+        "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = 'piw' AND p.prosrc ~ 'EXECUTE \\$move\\$[^$]*\\$move\\$;'",
+    )
+    .await;
+    assert_eq!(constant, 1, "claim_jobs executes one constant statement");
 }

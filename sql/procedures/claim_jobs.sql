@@ -5,6 +5,16 @@ RETURNS TABLE (job_id bigint, kind text, package text, filename text, attempts i
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- A listener's session keeps the plans of these statements, made at its first claim, usually while
+-- the queue was empty: the planner then takes every table for one row, scans whole tables and
+-- sorts them rather than use their indexes, and those plans stay when the queue holds thousands of
+-- jobs (a claim then compared every pending job with every other: seconds). Without sequential
+-- scans and sorts, each statement below walks an index whatever size the tables had when it was
+-- planned; the one statement whose work is a join of two sets is planned afresh on every claim.
+-- JIT off: the cost of the disabled plans would start it.
+SET enable_seqscan = off
+SET enable_sort = off
+SET jit = off
 AS $$
 DECLARE
     v_job      piw.jobs%ROWTYPE;
@@ -33,25 +43,35 @@ BEGIN
     -- follows that job's claim covers both (its created_at becomes the older one, for --wait).
     -- A job in backoff after a failure is not joined (the request would wait out the backoff), and
     -- a running one never is: the request becomes a job of its own and the page is written again.
-    WITH moved AS (
-        DELETE FROM piw.requests r
-        RETURNING r.kind, r.package, r.filename, r.requested_at),
-    targets AS (
-        SELECT m.kind, m.package, m.filename, min(m.requested_at) AS requested_at
-          FROM moved m
-         GROUP BY m.kind, m.package, m.filename),
-    folded AS (
-        UPDATE piw.jobs j
-           SET created_at = least(j.created_at, t.requested_at)
+    -- Executed from a constant string, so planned afresh on every claim with the sizes the request
+    -- log and the queue have now (a burst of admin calls leaves tens of thousands of requests for
+    -- thousands of targets).
+    EXECUTE $move$
+        WITH moved AS (
+            DELETE FROM piw.requests r
+            RETURNING r.kind, r.package, r.filename, r.requested_at),
+        targets AS (
+            SELECT m.kind, m.package, m.filename, min(m.requested_at) AS requested_at
+              FROM moved m
+             GROUP BY m.kind, m.package, m.filename),
+        folded AS (
+            UPDATE piw.jobs j
+               SET created_at = least(j.created_at, t.requested_at)
+              FROM targets t
+             WHERE j.state = 'pending' AND j.run_after <= now()
+               AND j.kind = t.kind AND j.package = t.package AND j.filename = t.filename)
+        -- The jobs folded into are exactly the pending, due jobs of these targets as this
+        -- statement sees them (the update's own changes are not visible here): probed through the
+        -- index, not compared with the updated rows. A job that turns pending meanwhile (a
+        -- listener leaving) is seen by neither: its target gets a second pending job, coalesced
+        -- with the first when claimed.
+        INSERT INTO piw.jobs (kind, package, filename, created_at)
+        SELECT t.kind, t.package, t.filename, t.requested_at
           FROM targets t
-         WHERE j.state = 'pending' AND j.run_after <= now()
-           AND j.kind = t.kind AND j.package = t.package AND j.filename = t.filename
-        RETURNING j.kind, j.package, j.filename)
-    INSERT INTO piw.jobs (kind, package, filename, created_at)
-    SELECT t.kind, t.package, t.filename, t.requested_at
-      FROM targets t
-     WHERE NOT EXISTS (SELECT 1 FROM folded f
-                        WHERE f.kind = t.kind AND f.package = t.package AND f.filename = t.filename);
+         WHERE NOT EXISTS (SELECT 1 FROM piw.jobs p
+                            WHERE p.state = 'pending' AND p.run_after <= now()
+                              AND p.kind = t.kind AND p.package = t.package AND p.filename = t.filename)
+    $move$;
 
     -- A job waits while a conflicting one runs (see piw._jobs_conflict): one writer per page at a
     -- time, so an older render can never land after a newer one.
