@@ -11,7 +11,7 @@ mod notifier;
 pub mod output;
 mod work;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::VecDeque, path::PathBuf, sync::Arc, time::Duration};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::{
@@ -39,6 +39,13 @@ pub const APPLICATION_NAME: &str = "piw-listener";
 /// to `BUSY_POLL_MAX` while it has nothing: an awake listener gets no notifications.
 const BUSY_POLL_MIN: Duration = Duration::from_millis(5);
 const BUSY_POLL_MAX: Duration = Duration::from_millis(100);
+
+/// A claim asks for this many jobs per worker. Claiming costs the same few milliseconds for one
+/// job or for dozens (it moves the request log into the queue and looks for lost leases), and most
+/// jobs (one package's page) take about a millisecond: claiming only as many as there were free
+/// slots made a backlog drain at the pace of claims. Jobs claimed and not yet started are leased
+/// like running ones (the heartbeat keeps them) and go back to the queue if the listener stops.
+const CLAIM_BATCH_PER_WORKER: usize = 8;
 
 /// An awake listener that runs out of work keeps looking this long before it goes to sleep, every
 /// `BUSY_POLL_MIN` with a one-row query (enqueuers do not NOTIFY an awake listener, so a request
@@ -181,9 +188,10 @@ impl Listener {
     /// Claim and carry out jobs until the queue has nothing runnable for us; then say when
     /// something falls due (a retry, a lease running out).
     ///
-    /// Jobs run as tasks of their own, up to `workers` at once, and a free slot is filled as soon
-    /// as one finishes: a slow job (the search index of a big site) never holds back the claim of
-    /// the next. The listener tells the database it is awake (enqueuers then skip NOTIFY) once it
+    /// A claim takes a batch (`CLAIM_BATCH_PER_WORKER` per worker); jobs run as tasks of their
+    /// own, up to `workers` at once, and a free slot is filled as soon as one finishes, from the
+    /// batch in hand or else by a new claim: a slow job (the search index of a big site) never
+    /// holds back the next. The listener tells the database it is awake (enqueuers then skip NOTIFY) once it
     /// has work in hand; while awake with a slot free it looks at the queue again after a short
     /// pause instead of waiting for a notification; before it sleeps it says so and looks once
     /// more (see `piw.listener_heartbeat`).
@@ -193,6 +201,8 @@ impl Listener {
         }
         let workers = self.options.workers.max(1);
         let mut running: JoinSet<Result<()>> = JoinSet::new();
+        // Claimed and not yet started: a claim takes a batch (see `CLAIM_BATCH_PER_WORKER`).
+        let mut ready: VecDeque<Work> = VecDeque::new();
         let mut awake = false;
         let mut pause = BUSY_POLL_MIN;
         let mut done = 0usize;
@@ -204,19 +214,17 @@ impl Listener {
             if self.cancel.is_cancelled() {
                 break Ok(false);
             }
-            let free = workers - running.len();
+            self.start_ready(&mut running, &mut ready, workers);
             let mut claimed = 0;
-            if free > 0 {
+            if running.len() < workers {
                 last_claim = std::time::Instant::now();
-                let jobs = match self.claim(free).await {
+                let jobs = match self.claim(workers * CLAIM_BATCH_PER_WORKER).await {
                     Ok(jobs) => jobs,
                     Err(e) => break Err(e),
                 };
                 claimed = jobs.len();
-                for work in Work::group(jobs) {
-                    let listener = self.clone();
-                    running.spawn(async move { listener.run_work(work).await });
-                }
+                ready.extend(Work::group(jobs));
+                self.start_ready(&mut running, &mut ready, workers);
                 if claimed > 0 && !awake {
                     // After the jobs have started: this is not on their way.
                     if let Err(e) = self.set_awake(true).await {
@@ -250,8 +258,9 @@ impl Listener {
                 awake = false;
                 continue;
             }
-            // Wait for a job to finish; with a slot free, look at the queue again meanwhile.
-            let poll = claimed < free;
+            // Wait for a job to finish; with a slot free (the last claim had too little for
+            // every slot), look at the queue again meanwhile.
+            let poll = running.len() < workers;
             tokio::select! {
                 finished = running.join_next() => {
                     pause = BUSY_POLL_MIN;
@@ -265,8 +274,12 @@ impl Listener {
                 () = tokio::time::sleep(pause), if poll => pause = (pause * 2).min(BUSY_POLL_MAX),
             }
         };
-        // The jobs in hand are finished, whatever ended the drain (their leases would otherwise
-        // have to run out before another listener could take them).
+        // The jobs running are finished, whatever ended the drain (their leases would otherwise
+        // have to run out before another listener could take them). Jobs claimed and not started
+        // are handed back: by the next drain (`release_first`) or by `listener_leave` at exit.
+        if !ready.is_empty() {
+            tracing::debug!("{} claimed jobs not started", ready.len());
+        }
         let mut outcome = outcome;
         while let Some(finished) = running.join_next().await {
             let failed = match finished {
@@ -282,6 +295,15 @@ impl Listener {
             Ok(true) => queue::next_due_in(&**self.client().await?, last_claim.elapsed()).await,
             Ok(false) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Start claimed work while a slot is free.
+    fn start_ready(self: &Arc<Self>, running: &mut JoinSet<Result<()>>, ready: &mut VecDeque<Work>, workers: usize) {
+        while running.len() < workers {
+            let Some(work) = ready.pop_front() else { return };
+            let listener = self.clone();
+            running.spawn(async move { listener.run_work(work).await });
         }
     }
 
