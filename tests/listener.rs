@@ -251,3 +251,36 @@ async fn all_pages_in_one_pass_write_every_simple_and_project_page() {
         assert_eq!(&fs::read(out.path().join(path)).unwrap(), bytes, "{}", path.display());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_listener_hands_back_the_claimed_jobs_it_had_not_started() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "INSERT INTO piw.packages (package) SELECT 'p' || i FROM generate_series(1, 400) i;
+             DELETE FROM piw.requests; DELETE FROM piw.jobs;
+             INSERT INTO piw.jobs (kind, package) SELECT 'project', 'p' || i FROM generate_series(1, 400) i;",
+        )
+        .await
+        .unwrap();
+    let out = output_dir();
+    // One worker: a claim takes a batch of several jobs, and all but one wait their turn.
+    let mut options = piw::listener::ListenerOptions::new(out.path().to_owned());
+    options.workers = 1;
+    let listener = RunningListener::start_with(&db, options);
+    support::wait_until("the listener to claim a batch", std::time::Duration::from_secs(60), || async {
+        scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state = 'running'").await > 1
+    })
+    .await;
+    listener.stop().await;
+
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state <> 'pending' OR locked_by IS NOT NULL").await, 0);
+    let left = scalar(&client, "SELECT count(*) FROM piw.jobs").await;
+    assert!(left > 0 && left < 400, "stopped partway: {left} jobs left");
+    let next = RunningListener::start(&db, out.path().to_owned());
+    drained(&client).await;
+    next.stop().await;
+    let pages = fs::read_dir(out.path().join("project")).unwrap().count();
+    assert_eq!(pages, 400, "every package's page, by one listener or the other");
+}
