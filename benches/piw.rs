@@ -166,9 +166,7 @@ fn parse_args() -> Result<Args, String> {
     if let Some(window) = window {
         scale.window = Duration::from_secs_f64(window);
     }
-    let json = json.unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(format!("piw-bench-{}.json", scale.name))
-    });
+    let json = json.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(format!("piw-bench-{}.json", scale.name)));
     // /dev/shm keeps the disk out of the figures; it is open to the postgres account.
     let scratch = scratch.unwrap_or_else(|| if Path::new("/dev/shm").is_dir() { "/dev/shm".into() } else { std::env::temp_dir() });
     let pages = pages.unwrap_or_else(|| if scale.pages_on_disk { PathBuf::from("/var/tmp") } else { scratch.clone() });
@@ -398,7 +396,11 @@ impl Site {
                 break;
             }
             if let Some(status) = listener.child.try_wait()? {
-                return Err(format!("piw-listener exited at start ({status}); see {}", self.output.with_extension("listener.log").display()).into());
+                return Err(format!(
+                    "piw-listener exited at start ({status}); see {}",
+                    self.output.with_extension("listener.log").display()
+                )
+                .into());
             }
             if Instant::now() > deadline {
                 return Err("piw-listener did not start within 60 s".into());
@@ -463,9 +465,7 @@ async fn full_rebuild(site: &Site) -> Res<Rebuild> {
     let listener = site.listener();
     listener.reset_peak_rss();
     let started = Instant::now();
-    site.client
-        .batch_execute("BEGIN; CALL piw.rebuild('index'); CALL piw.rebuild('home'); CALL piw.rebuild('search'); COMMIT")
-        .await?;
+    site.client.batch_execute("BEGIN; CALL piw.rebuild('index'); CALL piw.rebuild('home'); CALL piw.rebuild('search'); COMMIT").await?;
     site.drained(Duration::from_millis(5), Duration::from_secs(3600)).await?;
     Ok(Rebuild { elapsed: started.elapsed(), peak_rss_kib: listener.peak_rss_kib() })
 }
@@ -555,7 +555,11 @@ fn removal_done(root: &Path, package: &str, filenames: &[String]) -> bool {
     if filenames.iter().any(|f| simple.join(f).exists()) {
         return false;
     }
-    let pages = [simple.join("index.html"), root.join("project").join(package).join("index.html"), root.join("project").join(package).join("json/index.json")];
+    let pages = [
+        simple.join("index.html"),
+        root.join("project").join(package).join("index.html"),
+        root.join("project").join(package).join("json/index.json"),
+    ];
     pages.iter().all(|page| fs::read(page).is_ok_and(|bytes| filenames.iter().all(|f| !contains(&bytes, f.as_bytes()))))
 }
 
@@ -727,8 +731,16 @@ async fn call_window(
 /// Admin calls while the listener is frozen (SIGSTOP) and a stand-in row in `piw.listeners` says a
 /// listener is awake: the procedure's own cost, without the listener's share of the cores. Then
 /// the listener is thawed, woken and waited for.
-async fn paused_window(site: &Site, clients: &[Client], window: Duration, packages: &Arc<Vec<String>>, notifications: &AtomicU64) -> Res<CallRun> {
-    site.client.execute("INSERT INTO piw.listeners (listener_id, awake, seen_at) VALUES ('bench-stand-in', true, now() + interval '1 hour')", &[]).await?;
+async fn paused_window(
+    site: &Site,
+    clients: &[Client],
+    window: Duration,
+    packages: &Arc<Vec<String>>,
+    notifications: &AtomicU64,
+) -> Res<CallRun> {
+    site.client
+        .execute("INSERT INTO piw.listeners (listener_id, awake, seen_at) VALUES ('bench-stand-in', true, now() + interval '1 hour')", &[])
+        .await?;
     site.listener().signal(libc::SIGSTOP);
     let run = call_window(site, clients, CallKind::Rebuild, window, packages, notifications).await;
     site.listener().signal(libc::SIGCONT);
@@ -828,7 +840,12 @@ async fn run(args: Args) -> Res<()> {
     let after = tokio::task::block_in_place(|| walk(&site.output))?;
     let before: HashMap<&Path, u64> = pages.iter().map(|(p, _, ino)| (p.as_path(), *ino)).collect();
     let rewritten: Vec<&PathBuf> = after.iter().filter(|(p, _, ino)| before.get(p.as_path()) != Some(ino)).map(|(p, _, _)| p).collect();
-    progress(&format!("{:.3} s, {} pages rewritten ({:?})", again.elapsed.as_secs_f64(), rewritten.len(), rewritten.iter().take(3).collect::<Vec<_>>()));
+    progress(&format!(
+        "{:.3} s, {} pages rewritten ({:?})",
+        again.elapsed.as_secs_f64(),
+        rewritten.len(),
+        rewritten.iter().take(3).collect::<Vec<_>>()
+    ));
 
     // The floor.
     progress("floor: COPY of the same queries, then the same files by a minimal writer");
@@ -936,13 +953,8 @@ async fn run(args: Args) -> Res<()> {
                                                   package text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())",
         )
         .await?;
-    let names: Vec<String> = site
-        .client
-        .query("SELECT package FROM piw.packages ORDER BY random() LIMIT 10000", &[])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let names: Vec<String> =
+        site.client.query("SELECT package FROM piw.packages ORDER BY random() LIMIT 10000", &[]).await?.iter().map(|r| r.get(0)).collect();
     let names = Arc::new(names);
     let notifications = count_notifications(&site.config).await?;
     let mut calls_json = Vec::new();
@@ -973,7 +985,10 @@ async fn run(args: Args) -> Res<()> {
             report.row(
                 format!("admin calls/s, {callers} callers, listener frozen"),
                 "(diagnostic)",
-                format!("{:.0}/s vs {:.0} INSERTs/s = {paused_ratio:.2}; {} NOTIFY", paused.per_second, insert.per_second, paused.notifications),
+                format!(
+                    "{:.0}/s vs {:.0} INSERTs/s = {paused_ratio:.2}; {} NOTIFY",
+                    paused.per_second, insert.per_second, paused.notifications
+                ),
                 None,
             );
         }
@@ -1043,10 +1058,7 @@ async fn run(args: Args) -> Res<()> {
     out.insert("total_seconds".into(), json!(run_started.elapsed().as_secs_f64()));
     report.print(&format!(
         "piw benchmark, scale {} ({} packages, {} files), {} cores",
-        scale.name,
-        counts["packages"],
-        counts["files"],
-        out["cores"]
+        scale.name, counts["packages"], counts["files"], out["cores"]
     ));
     if let Some(parent) = args.json.parent() {
         fs::create_dir_all(parent)?;

@@ -63,8 +63,10 @@ async fn run(args: Args) -> Result<(), CliError> {
     options.heartbeat_interval = (options.lease / 3).min(Duration::from_secs(5));
 
     let cancel = CancellationToken::new();
-    let mut terminate = signal(SignalKind::terminate()).map_err(|e| piw::Error::Io { context: "cannot handle SIGTERM".into(), source: e })?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| piw::Error::Io { context: "cannot handle SIGINT".into(), source: e })?;
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| piw::Error::Io { context: "cannot handle SIGTERM".into(), source: e })?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| piw::Error::Io { context: "cannot handle SIGINT".into(), source: e })?;
     let on_signal = cancel.clone();
     tokio::spawn(async move {
         tokio::select! {

@@ -37,13 +37,15 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), CliError> {
     args.common.init_logging()?;
-    confirm(
-        &format!("Remove version {} of package {} (its builds, files and downloads)?", args.package_version, args.package),
-        args.yes,
-    )?;
+    confirm(&format!("Remove version {} of package {} (its builds, files and downloads)?", args.package_version, args.package), args.yes)?;
     let client = connect(&args.common).await?;
     piw::admin::remove_version(&client, &args.package, &args.package_version, args.skip).await?;
-    tracing::info!("removed version {} of package {}{}", args.package_version, args.package, if args.skip { " and marked it skipped" } else { "" });
+    tracing::info!(
+        "removed version {} of package {}{}",
+        args.package_version,
+        args.package,
+        if args.skip { " and marked it skipped" } else { "" }
+    );
     if args.wait {
         wait_until_drained(&client).await?;
     }

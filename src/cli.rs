@@ -8,7 +8,12 @@ use std::{
     sync::Mutex,
 };
 
-use tracing_subscriber::{filter::{LevelFilter, Targets}, layer::SubscriberExt, util::SubscriberInitExt, Layer};
+use tracing_subscriber::{
+    filter::{LevelFilter, Targets},
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
+    Layer,
+};
 
 use crate::{config::Settings, error::Error};
 
@@ -125,10 +130,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
     let _ = write!(stderr, "{question} [y/N] ");
     let _ = stderr.flush();
     let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::Failed(Error::Io { context: "cannot read the answer".into(), source: e }))?;
+    stdin.lock().read_line(&mut answer).map_err(|e| CliError::Failed(Error::Io { context: "cannot read the answer".into(), source: e }))?;
     match answer.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" => Ok(()),
         _ => Err(CliError::Declined("declined".into())),

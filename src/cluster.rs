@@ -164,7 +164,16 @@ impl Cluster {
         let log = self.log_file();
         self.run_tool(
             "pg_ctl",
-            &["start".as_ref(), "-w".as_ref(), "-t".as_ref(), "60".as_ref(), "-D".as_ref(), data.as_os_str(), "-l".as_ref(), log.as_os_str()],
+            &[
+                "start".as_ref(),
+                "-w".as_ref(),
+                "-t".as_ref(),
+                "60".as_ref(),
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-l".as_ref(),
+                log.as_os_str(),
+            ],
         )
         .map_err(|e| Error::Cluster(format!("{e} (server log: {})", log.display())))
     }
@@ -248,12 +257,7 @@ impl Cluster {
     }
 
     fn run_tool(&self, tool: &str, args: &[&std::ffi::OsStr]) -> Result<()> {
-        let output = self
-            .command(tool)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| Error::io(format!("cannot run {tool}"), e))?;
+        let output = self.command(tool).args(args).stdin(Stdio::null()).output().map_err(|e| Error::io(format!("cannot run {tool}"), e))?;
         if output.status.success() {
             return Ok(());
         }
@@ -326,8 +330,5 @@ fn postgres_account() -> Result<Account> {
 /// Whether every existing ancestor of `path` lets others search it (mode o+x), so that the
 /// `postgres` account can reach a directory created below it.
 fn ancestors_traversable_by_others(path: &Path) -> bool {
-    path.ancestors()
-        .skip(1)
-        .filter_map(|dir| fs::metadata(dir).ok())
-        .all(|meta| meta.permissions().mode() & 0o001 != 0)
+    path.ancestors().skip(1).filter_map(|dir| fs::metadata(dir).ok()).all(|meta| meta.permissions().mode() & 0o001 != 0)
 }

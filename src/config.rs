@@ -20,12 +20,8 @@ pub struct FileConfig {
 
 impl FileConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
-        toml::from_str(&text).map_err(|e| Error::Config {
-            path: path.to_owned(),
-            message: e.message().replace('\n', " "),
-        })
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
+        toml::from_str(&text).map_err(|e| Error::Config { path: path.to_owned(), message: e.message().replace('\n', " ") })
     }
 }
 
@@ -65,8 +61,5 @@ impl Settings {
 
 /// `PIW_HOME`, or `./piw-data`.
 pub fn piw_home() -> PathBuf {
-    std::env::var_os("PIW_HOME")
-        .filter(|home| !home.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_HOME))
+    std::env::var_os("PIW_HOME").filter(|home| !home.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_HOME))
 }

@@ -22,9 +22,7 @@ pub const EMBEDDED_DBNAME: &str = "piw";
 /// migrates and starts the private cluster as needed.
 pub async fn config(database: &Database) -> Result<Config> {
     match database {
-        Database::Dsn(dsn) => dsn
-            .parse::<Config>()
-            .map_err(|e| Error::InvalidDsn(e.to_string())),
+        Database::Dsn(dsn) => dsn.parse::<Config>().map_err(|e| Error::InvalidDsn(e.to_string())),
         Database::Embedded { home } => ensure_embedded(home).await,
     }
 }
@@ -54,10 +52,7 @@ pub async fn ensure_embedded(home: &Path) -> Result<Config> {
         .await
         .map_err(|e| Error::Cluster(format!("cluster start-up panicked: {e}")))??;
     let admin = connect_with(&cluster.config("postgres")).await?;
-    let exists = admin
-        .query_opt("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", &[&EMBEDDED_DBNAME])
-        .await?
-        .is_some();
+    let exists = admin.query_opt("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", &[&EMBEDDED_DBNAME]).await?.is_some();
     if !exists {
         admin.batch_execute(&format!("CREATE DATABASE {EMBEDDED_DBNAME}")).await?;
         tracing::info!("created database {EMBEDDED_DBNAME} in {}", cluster.root().display());
@@ -65,10 +60,7 @@ pub async fn ensure_embedded(home: &Path) -> Result<Config> {
     drop(admin);
     let config = cluster.config(EMBEDDED_DBNAME);
     let mut client = connect_with(&config).await?;
-    let migrated = client
-        .query_one("SELECT pg_catalog.to_regclass('piw.jobs') IS NOT NULL", &[])
-        .await?
-        .get::<_, bool>(0);
+    let migrated = client.query_one("SELECT pg_catalog.to_regclass('piw.jobs') IS NOT NULL", &[]).await?.get::<_, bool>(0);
     if !migrated {
         schema::migrate(&mut client).await?;
     }

@@ -117,11 +117,24 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
              INSERT INTO piw.files (filename, build_id, filesize, filehash, package_tag, package_version_tag,
                                     py_version_tag, abi_tag, platform_tag, requires_python)
              SELECT $4, b.build_id, $5, $6, $7, $2, $8, $3, $9, $10 FROM b",
-            &[&package, &name.version, &name.abi, &filename, &size, &hash, &name.distribution, &name.python, &name.platform, &requires_python],
+            &[
+                &package,
+                &name.version,
+                &name.abi,
+                &filename,
+                &size,
+                &hash,
+                &name.distribution,
+                &name.python,
+                &name.platform,
+                &requires_python,
+            ],
         )
         .await
         .map_err(|e| match e.code() {
-            Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => Error::InvalidArgument { message: format!("{shown} is imported already"), source: e },
+            Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                Error::InvalidArgument { message: format!("{shown} is imported already"), source: e }
+            }
             _ => Error::from(e),
         })?;
     // Until we commit, a listener must not take the wheel we are about to write for one whose
@@ -149,7 +162,8 @@ fn is_distribution_name(name: &str) -> bool {
 /// A filename fit for a one-line message: as it is, or escaped when it holds control, invisible
 /// or direction-changing characters that would make a terminal show something else.
 fn shown(filename: &str) -> String {
-    let odd = |c: char| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    let odd =
+        |c: char| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
     if filename.chars().any(odd) {
         format!("{filename:?}")
     } else {

@@ -29,10 +29,7 @@ impl QueueStatus {
 
 pub async fn status(client: &impl GenericClient) -> Result<QueueStatus> {
     let row = client
-        .query_one(
-            "SELECT pending, running, failed, extract(epoch FROM oldest_pending)::float8 FROM piw.queue_status()",
-            &[],
-        )
+        .query_one("SELECT pending, running, failed, extract(epoch FROM oldest_pending)::float8 FROM piw.queue_status()", &[])
         .await?;
     Ok(QueueStatus {
         pending: row.get(0),
@@ -120,9 +117,7 @@ pub async fn claim_with<S>(client: &impl GenericClient, statement: &S, listener:
 where
     S: ?Sized + ToStatement + Sync + Send,
 {
-    let rows = client
-        .query(statement, &[&listener, &options.max_jobs, &options.lease.as_secs_f64(), &options.max_attempts])
-        .await?;
+    let rows = client.query(statement, &[&listener, &options.max_jobs, &options.lease.as_secs_f64(), &options.max_attempts]).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -146,19 +141,10 @@ where
 }
 
 /// `piw.fail_job`: retry after `retry_in`, or give up (state failed) when it is `None`.
-pub async fn fail(
-    client: &impl GenericClient,
-    listener: &str,
-    job_id: i64,
-    error: &str,
-    retry_in: Option<Duration>,
-) -> Result<bool> {
+pub async fn fail(client: &impl GenericClient, listener: &str, job_id: i64, error: &str, retry_in: Option<Duration>) -> Result<bool> {
     let retry_secs = retry_in.map(|d| d.as_secs_f64());
     Ok(client
-        .query_one(
-            "SELECT piw.fail_job($1, $2, $3, make_interval(secs => $4))",
-            &[&job_id, &listener, &error, &retry_secs],
-        )
+        .query_one("SELECT piw.fail_job($1, $2, $3, make_interval(secs => $4))", &[&job_id, &listener, &error, &retry_secs])
         .await?
         .get(0))
 }

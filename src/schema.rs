@@ -39,11 +39,8 @@ pub async fn migrate(client: &mut Client) -> Result<MigrationReport> {
 
 async fn migrate_locked(client: &mut Client) -> Result<MigrationReport> {
     client.batch_execute(PRELUDE).await?;
-    let report = embedded::migrations::runner()
-        .set_migration_table_name(HISTORY_TABLE)
-        .run_async(client)
-        .await
-        .map_err(Error::Migration)?;
+    let report =
+        embedded::migrations::runner().set_migration_table_name(HISTORY_TABLE).run_async(client).await.map_err(Error::Migration)?;
     let applied = report.applied_migrations().iter().map(|m| m.to_string()).collect();
     // Procedures may refer to each other in any order: bodies are checked when first run.
     let transaction = client.transaction().await?;

@@ -19,14 +19,7 @@ fn tool(name: &str, db: &TestDb, args: &[&str]) -> Output {
         "piw-import" => env!("CARGO_BIN_EXE_piw-import"),
         other => panic!("unknown tool {other}"),
     };
-    Command::new(exe)
-        .args(args)
-        .arg("--dsn")
-        .arg(db.dsn())
-        .env_remove("PIW_DSN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run tool")
+    Command::new(exe).args(args).arg("--dsn").arg(db.dsn()).env_remove("PIW_DSN").stdin(Stdio::null()).output().expect("run tool")
 }
 
 fn stderr_lines(output: &Output) -> Vec<String> {
@@ -55,7 +48,8 @@ async fn piw_remove_skip_keeps_the_version_marked() {
     let output = tool("piw-remove", &db, &["--yes", "--skip", "foo", "1.0"]);
 
     assert_eq!(output.status.code(), Some(0), "{:?}", stderr_lines(&output));
-    let skip: String = client.query_one("SELECT skip FROM piw.versions WHERE package = 'foo' AND version = '1.0'", &[]).await.unwrap().get(0);
+    let skip: String =
+        client.query_one("SELECT skip FROM piw.versions WHERE package = 'foo' AND version = '1.0'", &[]).await.unwrap().get(0);
     assert_ne!(skip, "");
 }
 

@@ -39,7 +39,10 @@ fn random_request(rng: &mut fastrand::Rng, packages: i32) -> (String, Vec<String
         10 => ("CALL piw.rebuild('index')".into(), vec![]),
         11 => ("CALL piw.rebuild('project')".into(), vec![]),
         12 => (format!("UPDATE piw.packages SET description = 'edited {}' WHERE package = $1", rng.u32(..)), vec![package]),
-        _ => ("DELETE FROM piw.files f USING piw.builds b WHERE f.build_id = b.build_id AND b.package = $1 AND b.version = $2".into(), vec![package, version]),
+        _ => (
+            "DELETE FROM piw.files f USING piw.builds b WHERE f.build_id = b.build_id AND b.package = $1 AND b.version = $2".into(),
+            vec![package, version],
+        ),
     }
 }
 
@@ -249,7 +252,11 @@ async fn leases_are_kept_while_a_long_transaction_counts_on_the_awake_listener()
         client.query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[]).await.unwrap().get::<_, f64>(0) > until
     })
     .await;
-    let live = scalar(&client, "SELECT count(*) FROM piw.jobs WHERE kind = 'delete_wheel' AND state = 'running' AND locked_until > clock_timestamp()").await;
+    let live = scalar(
+        &client,
+        "SELECT count(*) FROM piw.jobs WHERE kind = 'delete_wheel' AND state = 'running' AND locked_until > clock_timestamp()",
+    )
+    .await;
     assert_eq!(live, 1, "the lease of the job in hand was extended");
 
     long.commit().await.unwrap();

@@ -101,13 +101,16 @@ async fn job_rows_aimed_outside_or_at_pages_are_refused() {
     listener.stop().await;
 
     assert_eq!(contents(away.path()), before, "nothing outside changed");
-    let failed = client
-        .query("SELECT kind, package, filename, last_error FROM piw.jobs WHERE state = 'failed'", &[])
-        .await
-        .unwrap();
+    let failed = client.query("SELECT kind, package, filename, last_error FROM piw.jobs WHERE state = 'failed'", &[]).await.unwrap();
     for row in &failed {
         let error: String = row.get(3);
-        assert!(error.starts_with("refusing"), "{:?} {:?} {:?}: {error}", row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, String>(2));
+        assert!(
+            error.starts_with("refusing"),
+            "{:?} {:?} {:?}: {error}",
+            row.get::<_, String>(0),
+            row.get::<_, String>(1),
+            row.get::<_, String>(2)
+        );
     }
     // Refused jobs are the admin's to look at; once they are gone, every page and wheel is intact.
     client.batch_execute("DELETE FROM piw.jobs WHERE state = 'failed'").await.unwrap();
@@ -155,7 +158,10 @@ async fn symlinks_planted_in_the_output_path_are_never_followed_outside() {
     let errors: Vec<String> =
         client.query("SELECT last_error FROM piw.jobs WHERE state = 'failed'", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     assert!(!errors.is_empty() && errors.iter().all(|e| e.contains("symbolic link leading outside")), "{errors:?}");
-    assert!(fs::symlink_metadata(root.join("simple/pkg-3/pkg_3-1.0-cp311-cp311-linux_armv7l.whl")).is_err(), "the wheel's symlink itself went");
+    assert!(
+        fs::symlink_metadata(root.join("simple/pkg-3/pkg_3-1.0-cp311-cp311-linux_armv7l.whl")).is_err(),
+        "the wheel's symlink itself went"
+    );
     assert!(!root.join("project/pkg-4").exists(), "a removed package's symlinked directory went, not what it pointed to");
 
     // The admin replaces the planted links; retrying finishes the work.
@@ -204,7 +210,10 @@ async fn html_and_script_in_every_shown_text_are_escaped_on_every_page() {
     client.execute("CALL piw.skip_version('foo', '1.0', $1)", &[&version_reason]).await.unwrap();
     client.execute("UPDATE piw.files SET requires_python = $1 WHERE filename = $2", &[&requires, &filename]).await.unwrap();
     client.execute("UPDATE piw.builds SET abi_tag = $1 WHERE build_id = $2", &[&nospace(PAYLOADS[3]), &build]).await.unwrap();
-    client.execute("INSERT INTO piw.dependencies (filename, tool, dependency) VALUES ($1, 'apt', $2)", &[&filename, &dependency]).await.unwrap();
+    client
+        .execute("INSERT INTO piw.dependencies (filename, tool, dependency) VALUES ($1, 'apt', $2)", &[&filename, &dependency])
+        .await
+        .unwrap();
     let out = output_dir();
     let root = out.path();
     let listener = RunningListener::start(&db, root.to_owned());
@@ -213,7 +222,8 @@ async fn html_and_script_in_every_shown_text_are_escaped_on_every_page() {
 
     let pages = contents(root);
     // The last payload is harmless as text (braces are not markup): it must only not be evaluated.
-    let shown: Vec<String> = PAYLOADS[..4].iter().map(|p| p.to_string()).chain([version.clone(), filename.clone(), nospace(PAYLOADS[3])]).collect();
+    let shown: Vec<String> =
+        PAYLOADS[..4].iter().map(|p| p.to_string()).chain([version.clone(), filename.clone(), nospace(PAYLOADS[3])]).collect();
     let mut checked = 0;
     for (path, bytes) in &pages {
         let text = String::from_utf8_lossy(bytes);

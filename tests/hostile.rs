@@ -16,12 +16,52 @@ use tokio_postgres::{types::ToSql, Client};
 /// Package names no package can have. `None` is SQL NULL; NUL bytes cannot reach a CLI.
 fn hostile_names() -> Vec<Option<String>> {
     let mut names: Vec<String> = [
-        "", " ", "\t", "\n", " foo", "foo ", "fo o", "o'brien", "foo\"bar", "'; DROP TABLE piw.packages; --",
-        "foo'); DELETE FROM piw.files; --", "$$; DROP SCHEMA piw CASCADE; $$", "foo;rm -rf /", "$(touch /tmp/piw-pwned)",
-        "`touch /tmp/piw-pwned`", "foo|cat", "foo&&true", "foo>x", "../etc", "../../etc/passwd", "..", ".", "/etc/passwd",
-        "foo/bar", "foo\\bar", "\\0", "foo%00bar", "fl\u{430}sk", "\u{ff46}\u{ff4f}\u{ff4f}", "foo\u{200b}", "\u{fb02}ask",
-        "stra\u{df}e", "\u{202e}oof", "\u{1f4e6}", "<script>alert(1)</script>", "{{7*7}}", "%s%n", "-foo", "foo-", "_foo_",
-        "*", "foo\r\nbar", "\u{7f}", "foo.bar.", "\u{130}stanbul", "no-such-package",
+        "",
+        " ",
+        "\t",
+        "\n",
+        " foo",
+        "foo ",
+        "fo o",
+        "o'brien",
+        "foo\"bar",
+        "'; DROP TABLE piw.packages; --",
+        "foo'); DELETE FROM piw.files; --",
+        "$$; DROP SCHEMA piw CASCADE; $$",
+        "foo;rm -rf /",
+        "$(touch /tmp/piw-pwned)",
+        "`touch /tmp/piw-pwned`",
+        "foo|cat",
+        "foo&&true",
+        "foo>x",
+        "../etc",
+        "../../etc/passwd",
+        "..",
+        ".",
+        "/etc/passwd",
+        "foo/bar",
+        "foo\\bar",
+        "\\0",
+        "foo%00bar",
+        "fl\u{430}sk",
+        "\u{ff46}\u{ff4f}\u{ff4f}",
+        "foo\u{200b}",
+        "\u{fb02}ask",
+        "stra\u{df}e",
+        "\u{202e}oof",
+        "\u{1f4e6}",
+        "<script>alert(1)</script>",
+        "{{7*7}}",
+        "%s%n",
+        "-foo",
+        "foo-",
+        "_foo_",
+        "*",
+        "foo\r\nbar",
+        "\u{7f}",
+        "foo.bar.",
+        "\u{130}stanbul",
+        "no-such-package",
     ]
     .map(str::to_owned)
     .to_vec();
@@ -36,8 +76,23 @@ fn hostile_names() -> Vec<Option<String>> {
 /// Versions no version of foo has (or may have).
 fn hostile_versions() -> Vec<Option<String>> {
     let mut versions: Vec<Option<String>> = [
-        "", " ", "1.0 ", " 1.0", "1.0\n", "1.0\t", "1 .0", "1.0'; DROP TABLE piw.versions; --", "1.0';DROP--", "../1.0",
-        "1.0/../../x", "1.\u{ff10}", "\\0", "$(id)", "1.0\u{202e}", "<b>1</b>", "1.0\0",
+        "",
+        " ",
+        "1.0 ",
+        " 1.0",
+        "1.0\n",
+        "1.0\t",
+        "1 .0",
+        "1.0'; DROP TABLE piw.versions; --",
+        "1.0';DROP--",
+        "../1.0",
+        "1.0/../../x",
+        "1.\u{ff10}",
+        "\\0",
+        "$(id)",
+        "1.0\u{202e}",
+        "<b>1</b>",
+        "1.0\0",
     ]
     .map(|v| Some(v.to_owned()))
     .to_vec();
@@ -48,7 +103,15 @@ fn hostile_versions() -> Vec<Option<String>> {
 }
 
 fn hostile_reasons() -> Vec<Option<String>> {
-    vec![None, Some(String::new()), Some(" ".into()), Some("\n\t \r".into()), Some("x".repeat(1001)), Some("y".repeat(10_000)), Some("why\0".into())]
+    vec![
+        None,
+        Some(String::new()),
+        Some(" ".into()),
+        Some("\n\t \r".into()),
+        Some("x".repeat(1001)),
+        Some("y".repeat(10_000)),
+        Some("why\0".into()),
+    ]
 }
 
 fn hostile_parts() -> Vec<Option<String>> {
@@ -264,10 +327,21 @@ async fn hostile_arguments_to_every_tool_fail_with_one_line_and_change_nothing()
     let sources = tempfile::tempdir().unwrap();
     let long = format!("{}-1.0-py3-none-any.whl", "a".repeat(230));
     for file in [
-        "fl\u{430}sk-1.0-py3-none-any.whl", "foo;rm-1.0-py3-none-any.whl", "$(id)-1.0-py3-none-any.whl",
-        ".hidden-1.0-py3-none-any.whl", &long, "foo-1.0 beta-py3-none-any.whl", "foo-1.0\tx-py3-none-any.whl",
-        "evil.sh", "foo-1.0.tar.gz", "foo-1.0-py3-none-any.whl", "bar-9.9-py3-none-any.whl", "-x-1.0-py3-none-any.whl",
-        "\u{1b}]0;pwned\u{7}-1.0-py3-none-any.whl", "\u{202e}lhw.foo-1.0-py3-none-any.whl", "foo-1.0\u{200b}-py3-none-any.whl",
+        "fl\u{430}sk-1.0-py3-none-any.whl",
+        "foo;rm-1.0-py3-none-any.whl",
+        "$(id)-1.0-py3-none-any.whl",
+        ".hidden-1.0-py3-none-any.whl",
+        &long,
+        "foo-1.0 beta-py3-none-any.whl",
+        "foo-1.0\tx-py3-none-any.whl",
+        "evil.sh",
+        "foo-1.0.tar.gz",
+        "foo-1.0-py3-none-any.whl",
+        "bar-9.9-py3-none-any.whl",
+        "-x-1.0-py3-none-any.whl",
+        "\u{1b}]0;pwned\u{7}-1.0-py3-none-any.whl",
+        "\u{202e}lhw.foo-1.0-py3-none-any.whl",
+        "foo-1.0\u{200b}-py3-none-any.whl",
     ] {
         let path = sources.path().join(file);
         fs::write(&path, b"not really a wheel").unwrap();

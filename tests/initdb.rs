@@ -127,8 +127,16 @@ async fn every_procedure_is_commented_and_the_set_is_the_contracts() {
     assert_eq!(
         names,
         [
-            "rebuild", "remove_package", "remove_version", "retry_failed", "skip_package", "skip_version",
-            "unskip_package", "unskip_version", "unyank_version", "yank_version",
+            "rebuild",
+            "remove_package",
+            "remove_version",
+            "retry_failed",
+            "skip_package",
+            "skip_version",
+            "unskip_package",
+            "unskip_version",
+            "unyank_version",
+            "yank_version",
         ]
     );
     for row in &rows {

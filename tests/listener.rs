@@ -19,11 +19,7 @@ fn read(root: &Path, relative: &str) -> String {
 
 /// Put a wheel file where the importer would, for every file row.
 async fn place_wheels(client: &tokio_postgres::Client, root: &Path) {
-    for row in client
-        .query("SELECT b.package, f.filename FROM piw.files f JOIN piw.builds b USING (build_id)", &[])
-        .await
-        .unwrap()
-    {
+    for row in client.query("SELECT b.package, f.filename FROM piw.files f JOIN piw.builds b USING (build_id)", &[]).await.unwrap() {
         let (package, filename): (String, String) = (row.get(0), row.get(1));
         let dir = root.join("simple").join(package);
         fs::create_dir_all(&dir).unwrap();
@@ -155,7 +151,14 @@ async fn rebuild_repairs_pages_changed_by_hand() {
     let root = out.path();
     let listener = RunningListener::start(&db, root.to_owned());
     drained(&client).await;
-    let pages = ["index.html", "packages.json", "simple/index.html", "simple/foo/index.html", "project/foo/index.html", "project/bar/json/index.json"];
+    let pages = [
+        "index.html",
+        "packages.json",
+        "simple/index.html",
+        "simple/foo/index.html",
+        "project/foo/index.html",
+        "project/bar/json/index.json",
+    ];
     let originals: Vec<String> = pages.iter().map(|p| read(root, p)).collect();
     for page in pages {
         fs::write(root.join(page), "defaced").unwrap();
@@ -186,10 +189,7 @@ async fn hostile_description_is_escaped_on_the_project_page() {
     let out = output_dir();
     let root = out.path();
     let listener = RunningListener::start(&db, root.to_owned());
-    client
-        .execute("UPDATE piw.packages SET description = '<script>alert(\"x\")</script>' WHERE package = 'foo'", &[])
-        .await
-        .unwrap();
+    client.execute("UPDATE piw.packages SET description = '<script>alert(\"x\")</script>' WHERE package = 'foo'", &[]).await.unwrap();
     drained(&client).await;
     let page = read(root, "project/foo/index.html");
     assert!(!page.contains("<script>alert"), "{page}");
@@ -220,11 +220,8 @@ async fn symlink_leading_outside_is_refused_and_other_work_flows() {
 
     assert_eq!(fs::read(outside.path().join("bar-0.1-py3-none-any.whl")).unwrap(), b"not yours");
     assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 1, "nothing written outside");
-    let error: String = client
-        .query_one("SELECT last_error FROM piw.jobs WHERE state = 'failed' AND kind = 'delete_wheel'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let error: String =
+        client.query_one("SELECT last_error FROM piw.jobs WHERE state = 'failed' AND kind = 'delete_wheel'", &[]).await.unwrap().get(0);
     assert!(error.contains("symbolic link"), "{error}");
     assert!(read(root, "simple/foo/index.html").contains("foo-2.0"), "other work flows");
     listener.stop().await;

@@ -29,7 +29,11 @@ const TAGS: [&str; 2] = ["py3-none-any", "cp311-cp311-linux_armv7l"];
 
 #[derive(Clone)]
 enum Op {
-    Import { p: usize, v: usize, t: usize },
+    Import {
+        p: usize,
+        v: usize,
+        t: usize,
+    },
     Sql(String),
     /// kill -9 the listener; it stays down until `Start`.
     Kill,
@@ -151,13 +155,7 @@ fn seed() -> u64 {
 fn random_histories_with_listener_crashes_keep_the_output_a_render_of_the_database() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let cases = std::env::var("PIW_MODEL_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 64,
-        max_shrink_time: 120_000,
-        ..Config::default()
-    };
+    let config = Config { cases, failure_persistence: None, max_shrink_iters: 64, max_shrink_time: 120_000, ..Config::default() };
     let seed = seed();
     println!("model: seed {seed} (PIW_MODEL_SEED={seed} reproduces the histories)");
     let mut bytes = [0u8; 32];
@@ -168,5 +166,8 @@ fn random_histories_with_listener_crashes_keep_the_output_a_render_of_the_databa
     if let Err(e) = outcome {
         panic!("seed {seed}: {e}");
     }
-    println!("model: {cases} random histories kept the invariant through {} kill -9 of the listener", KILLS.load(std::sync::atomic::Ordering::Relaxed));
+    println!(
+        "model: {cases} random histories kept the invariant through {} kill -9 of the listener",
+        KILLS.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }

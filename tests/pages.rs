@@ -3,9 +3,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use futures_util::TryStreamExt;
 use piw::pages::{self, Output};
 use support::{fixtures::*, TestDb};
-use futures_util::TryStreamExt;
 use tokio_postgres::Client;
 
 async fn repository() -> (TestDb, Client) {
@@ -87,10 +87,7 @@ async fn yanked_version_files_are_marked_data_yanked() {
 async fn skipped_version_and_failed_builds_are_absent() {
     let (_db, client) = repository().await;
     client.execute("UPDATE piw.versions SET skip = 'broken' WHERE package = 'foo' AND version = '2.0'", &[]).await.unwrap();
-    client
-        .execute("UPDATE piw.builds SET status = false WHERE package = 'bar'", &[])
-        .await
-        .unwrap();
+    client.execute("UPDATE piw.builds SET status = false WHERE package = 'bar'", &[]).await.unwrap();
 
     let foo = simple_page(&client, "foo").await;
     assert!(foo.contains("foo-1.0-py3-none-any.whl"), "{foo}");
@@ -129,10 +126,7 @@ async fn removed_package_removes_its_pages() {
     let (_db, client) = repository().await;
     client.execute("DELETE FROM piw.packages WHERE package = 'bar'", &[]).await.unwrap();
 
-    assert_eq!(
-        pages::simple(&client, "bar").await.unwrap(),
-        [Output::Remove { path: PathBuf::from("simple/bar/index.html") }]
-    );
+    assert_eq!(pages::simple(&client, "bar").await.unwrap(), [Output::Remove { path: PathBuf::from("simple/bar/index.html") }]);
     assert_eq!(
         pages::project(&client, "bar").await.unwrap(),
         [
@@ -169,10 +163,7 @@ async fn simple_root_lists_packages_in_order() {
 async fn search_index_counts_downloads_per_package() {
     let (_db, client) = repository().await;
     client
-        .execute(
-            "INSERT INTO piw.downloads (filename, accessed_at) VALUES ('foo-1.0-py3-none-any.whl', now() - interval '60 days')",
-            &[],
-        )
+        .execute("INSERT INTO piw.downloads (filename, accessed_at) VALUES ('foo-1.0-py3-none-any.whl', now() - interval '60 days')", &[])
         .await
         .unwrap();
 
@@ -213,10 +204,7 @@ async fn project_page_escapes_a_hostile_description() {
 #[tokio::test]
 async fn project_json_describes_releases_files_and_builds() {
     let (_db, client) = repository().await;
-    client
-        .execute("UPDATE piw.versions SET released = '2024-03-04 05:06:07+00', yanked = true WHERE version = '1.0'", &[])
-        .await
-        .unwrap();
+    client.execute("UPDATE piw.versions SET released = '2024-03-04 05:06:07+00', yanked = true WHERE version = '1.0'", &[]).await.unwrap();
 
     let outputs = pages::project(&client, "foo").await.unwrap();
 
@@ -409,4 +397,3 @@ async fn render_speed() {
         );
     }
 }
-

@@ -5,7 +5,8 @@ mod support;
 use support::{fixtures::*, snapshot_all, TestDb};
 use tokio_postgres::{error::SqlState, Client};
 
-const TABLES: [&str; 10] = ["packages", "versions", "build_abis", "builds", "files", "dependencies", "downloads", "requests", "jobs", "listeners"];
+const TABLES: [&str; 10] =
+    ["packages", "versions", "build_abis", "builds", "files", "dependencies", "downloads", "requests", "jobs", "listeners"];
 
 /// One call of every procedure, valid against `small_repository`, in an order that works.
 const PROCEDURE_CALLS: [&str; 16] = [
@@ -194,7 +195,11 @@ async fn security_definer_routines_have_a_fixed_search_path() {
         } else if name.starts_with("piw._") && kind == "f" && !config.is_empty() {
             // Internal helpers inherit their caller's search_path (see _enqueue.sql), except
             // trigger functions, which are entry points.
-            let trigger = scalar(&client, &format!("SELECT count(*) FROM pg_proc WHERE oid = '{name}'::regprocedure AND prorettype = 'trigger'::regtype")).await;
+            let trigger = scalar(
+                &client,
+                &format!("SELECT count(*) FROM pg_proc WHERE oid = '{name}'::regprocedure AND prorettype = 'trigger'::regtype"),
+            )
+            .await;
             assert_eq!(trigger, 1, "{name} is a helper with a SET clause: {config:?}");
         }
     }
@@ -249,7 +254,14 @@ async fn admin_may_not_create_or_replace_anything_in_the_schema() {
         let error = admin.batch_execute(&sql).await.expect_err(&sql);
         assert_eq!(error.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{sql}: {error:?}");
     }
-    assert_eq!(scalar(&owner, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'piw' AND c.relname = 'evil'").await, 0);
+    assert_eq!(
+        scalar(
+            &owner,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'piw' AND c.relname = 'evil'"
+        )
+        .await,
+        0
+    );
 }
 
 /// A piw_admin login that may create schemas in the database, as an attacker would like to be.
@@ -294,7 +306,10 @@ async fn security_definer_procedures_ignore_the_callers_search_path() {
     assert_eq!(scalar(&owner, "SELECT count(*) FROM piw.packages").await, 2);
     assert_eq!(text(&owner, "SELECT skip FROM piw.packages WHERE package = 'foo'").await.as_deref(), Some("only foo"));
     assert_eq!(text(&owner, "SELECT skip FROM piw.packages WHERE package = 'bar'").await.as_deref(), Some(""));
-    assert_eq!(scalar(&attacker, "SELECT count(*) FROM pg_temp.packages").await + scalar(&attacker, "SELECT count(*) FROM pg_temp.jobs").await, 0);
+    assert_eq!(
+        scalar(&attacker, "SELECT count(*) FROM pg_temp.packages").await + scalar(&attacker, "SELECT count(*) FROM pg_temp.jobs").await,
+        0
+    );
     assert!(queued(&owner).await.contains(&job("delete_wheel", "bar", "bar-0.1-py3-none-any.whl")));
 }
 
@@ -317,7 +332,9 @@ async fn arguments_are_data_never_sql() {
     let injected = "x'); DROP TABLE piw.packages; --";
     admin.execute("CALL piw.skip_package('foo', $1)", &[&injected]).await.unwrap();
     admin.execute("CALL piw.skip_version('foo', '1.0', $1)", &[&injected]).await.unwrap();
-    for sql in ["CALL piw.rebuild($1)", "CALL piw.remove_package($1)", "CALL piw.remove_version('foo', $1)", "CALL piw.yank_version($1, '1.0')"] {
+    for sql in
+        ["CALL piw.rebuild($1)", "CALL piw.remove_package($1)", "CALL piw.remove_version('foo', $1)", "CALL piw.yank_version($1, '1.0')"]
+    {
         let error = admin.execute(sql, &[&injected]).await.expect_err(sql);
         assert!(matches!(error.code().map(|c| c.code()), Some("22023" | "P0002")), "{sql}: {error:?}");
     }

@@ -323,11 +323,7 @@ async fn racing_removals_of_one_version_second_waits_then_finds_it_gone() {
 
     let watcher = db.connect().await;
     wait_until("session B to wait for A's row lock", Duration::from_secs(60), || async {
-        watcher
-            .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", &[&b_pid])
-            .await
-            .unwrap()
-            .is_some()
+        watcher.query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", &[&b_pid]).await.unwrap().is_some()
     })
     .await;
     assert!(!racer.is_finished(), "B is blocked while A's transaction is open");

@@ -24,11 +24,7 @@ async fn claim(client: &Client, sql: &str) -> Vec<(i64, String, i32)> {
 
 async fn status(client: &Client) -> (i64, i64, i64, bool) {
     let row = client.query_one("SELECT * FROM piw.queue_status()", &[]).await.unwrap();
-    let oldest: Option<String> = client
-        .query_one("SELECT oldest_pending::text FROM piw.queue_status()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let oldest: Option<String> = client.query_one("SELECT oldest_pending::text FROM piw.queue_status()", &[]).await.unwrap().get(0);
     (row.get("pending"), row.get("running"), row.get("failed"), oldest.is_some())
 }
 
@@ -165,7 +161,8 @@ async fn fail_job_with_retry_in_waits_then_without_gives_up() {
     let id = claim(&client, "piw.claim_jobs('L1')").await[0].0;
 
     assert!(call(&client, &format!("SELECT piw.fail_job({id}, 'L1', 'disk full', interval '1 hour')")).await);
-    let later = scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state = 'pending' AND run_after > now() + interval '59 minutes'").await;
+    let later =
+        scalar(&client, "SELECT count(*) FROM piw.jobs WHERE state = 'pending' AND run_after > now() + interval '59 minutes'").await;
     assert_eq!(later, 1);
     assert_eq!(text(&client, "SELECT last_error FROM piw.jobs").await.as_deref(), Some("disk full"));
     assert_eq!(status(&client).await, (1, 0, 0, true));
@@ -240,10 +237,7 @@ async fn enqueue_notifies_a_listening_connection() {
     assert_eq!(listener.next().await, ("piw_jobs".into(), String::new()));
 
     // One transaction queueing several targets wakes listeners once.
-    client
-        .batch_execute("BEGIN; CALL piw.rebuild('home'); CALL piw.rebuild('search'); CALL piw.rebuild('index'); COMMIT")
-        .await
-        .unwrap();
+    client.batch_execute("BEGIN; CALL piw.rebuild('home'); CALL piw.rebuild('search'); CALL piw.rebuild('index'); COMMIT").await.unwrap();
     client.batch_execute("SELECT pg_notify('piw_jobs', 'marker')").await.unwrap();
     assert_eq!(listener.next().await.1, "");
     assert_eq!(listener.next().await.1, "marker", "exactly one wake-up for the transaction");

@@ -8,11 +8,7 @@ fn readme_sql_examples() -> Vec<String> {
     let readme = include_str!("../README.md");
     let section = readme.split("## Admin requests in psql").nth(1).expect("README has the psql section");
     let block = section.split("```sql").nth(1).and_then(|rest| rest.split("```").next()).expect("a sql block");
-    block
-        .lines()
-        .map(|line| line.split("--").next().unwrap_or("").trim().to_owned())
-        .filter(|line| !line.is_empty())
-        .collect()
+    block.lines().map(|line| line.split("--").next().unwrap_or("").trim().to_owned()).filter(|line| !line.is_empty()).collect()
 }
 
 #[tokio::test]

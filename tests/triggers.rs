@@ -198,12 +198,9 @@ fn literal(text: &str) -> String {
 async fn truncate_of_a_publishing_table_is_refused_and_changes_nothing() {
     let (_db, client, build) = one_build().await;
     insert_file(&client, build, "foo-1.0-py3-none-any.whl").await.unwrap();
-    for sql in [
-        "TRUNCATE piw.files CASCADE",
-        "TRUNCATE piw.builds CASCADE",
-        "TRUNCATE piw.versions CASCADE",
-        "TRUNCATE piw.packages CASCADE",
-    ] {
+    for sql in
+        ["TRUNCATE piw.files CASCADE", "TRUNCATE piw.builds CASCADE", "TRUNCATE piw.versions CASCADE", "TRUNCATE piw.packages CASCADE"]
+    {
         assert_fails_unchanged(&client, sql, &SqlState::FEATURE_NOT_SUPPORTED, None).await;
     }
     let error = client.batch_execute("TRUNCATE piw.files CASCADE").await.unwrap_err();

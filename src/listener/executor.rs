@@ -91,7 +91,12 @@ impl Executor {
 
     /// Run a deletion of `package`'s wheels holding its wheels lock (see `queue::lock_wheels`), so
     /// an importer between writing a wheel and committing its row is waited for.
-    async fn wheels_locked(&self, client: &impl GenericClient, package: &str, work: impl std::future::Future<Output = Result<Effect, JobError>>) -> Result<Effect, JobError> {
+    async fn wheels_locked(
+        &self,
+        client: &impl GenericClient,
+        package: &str,
+        work: impl std::future::Future<Output = Result<Effect, JobError>>,
+    ) -> Result<Effect, JobError> {
         queue::lock_wheels(client, package).await?;
         let outcome = work.await;
         queue::unlock_wheels(client, package).await?;
@@ -108,7 +113,13 @@ impl Executor {
             Ok(effect)
         })
         .await
-        .map_err(|e| JobError::Output(OutputError::Io { action: "writer panicked on", path: PathBuf::new(), source: std::io::Error::other(e.to_string()) }))?
+        .map_err(|e| {
+            JobError::Output(OutputError::Io {
+                action: "writer panicked on",
+                path: PathBuf::new(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        })?
     }
 
     /// The jobs `simple_all` and `project_all` in one pass: both kinds of page of every package
@@ -200,7 +211,11 @@ impl Executor {
         locked.map_err(Error::from)?;
         let outcome = match back {
             Ok(Some(_)) => Ok(Effect::default()),
-            Ok(None) => self.output.remove_file(&path).map(|removed| Effect { removed: removed.into(), ..Effect::default() }).map_err(JobError::from),
+            Ok(None) => self
+                .output
+                .remove_file(&path)
+                .map(|removed| Effect { removed: removed.into(), ..Effect::default() })
+                .map_err(JobError::from),
             Err(e) => Err(Error::from(e).into()),
         };
         client.execute(&unlock, &[&queue::WHEELS_LOCK, &package]).await.map_err(Error::from)?;
@@ -211,11 +226,7 @@ impl Executor {
         if !is_package_name(package) {
             return Err(OutputError::Refused { path: package.into(), reason: "not a normalized package name" }.into());
         }
-        let back = client
-            .query_opt("SELECT 1 FROM piw.packages WHERE package = $1", &[&package])
-            .await
-            .map_err(Error::from)?
-            .is_some();
+        let back = client.query_opt("SELECT 1 FROM piw.packages WHERE package = $1", &[&package]).await.map_err(Error::from)?.is_some();
         if back {
             return Ok(Effect::default());
         }
@@ -267,7 +278,10 @@ enum AllPages {
 enum Streamed {
     Simple(pages::SimplePage),
     /// The project pages, and the simple page too when `with_simple`.
-    Project { project: pages::Project, with_simple: bool },
+    Project {
+        project: pages::Project,
+        with_simple: bool,
+    },
 }
 
 /// A writer thread of a streamed rebuild: render and write until the channel closes. A page that

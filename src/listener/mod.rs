@@ -113,10 +113,7 @@ pub async fn run(mut config: Config, options: ListenerOptions, cancel: Cancellat
     // unnoticed fails its next query, which ends the drain like any lost connection: the
     // supervisor backs off and tries again with fresh connections.
     let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    let pool = Pool::builder(manager)
-        .max_size(options.workers + 2)
-        .build()
-        .map_err(|e| Error::Pool(e.to_string()))?;
+    let pool = Pool::builder(manager).max_size(options.workers + 2).build().map_err(|e| Error::Pool(e.to_string()))?;
     let listener = Arc::new(Listener {
         id: listener_id(),
         pool,
@@ -125,11 +122,7 @@ pub async fn run(mut config: Config, options: ListenerOptions, cancel: Cancellat
         awake: Mutex::new(false),
         cancel: cancel.clone(),
     });
-    tracing::info!(
-        "listener {} writing to {}",
-        listener.id,
-        listener.executor.output().root().display()
-    );
+    tracing::info!("listener {} writing to {}", listener.id, listener.executor.output().root().display());
 
     let wake = Arc::new(Notify::new());
     let notifier = tokio::spawn(notifier::run(config, wake.clone(), cancel.clone()));
@@ -357,7 +350,13 @@ impl Listener {
         Ok(())
     }
 
-    async fn record(&self, client: &deadpool_postgres::ClientWrapper, job: &Job, outcome: &Result<executor::Effect, executor::JobError>, started: std::time::Instant) -> Result<()> {
+    async fn record(
+        &self,
+        client: &deadpool_postgres::ClientWrapper,
+        job: &Job,
+        outcome: &Result<executor::Effect, executor::JobError>,
+        started: std::time::Instant,
+    ) -> Result<()> {
         match outcome {
             Ok(effect) => {
                 tracing::debug!(job = job.id, kind = %job.kind, ?effect, ms = started.elapsed().as_secs_f64() * 1000.0, "done");
@@ -368,11 +367,16 @@ impl Listener {
             }
             Err(e) if e.is_connection() => return Err(Error::Pool(e.to_string())),
             Err(e) => {
-                let retry_in = (job.attempts < self.options.max_attempts).then(|| {
-                    delay_for(self.options.retry_delay, self.options.retry_max, u32::try_from(job.attempts - 1).unwrap_or(0))
-                });
+                let retry_in = (job.attempts < self.options.max_attempts)
+                    .then(|| delay_for(self.options.retry_delay, self.options.retry_max, u32::try_from(job.attempts - 1).unwrap_or(0)));
                 match retry_in {
-                    Some(delay) => tracing::warn!("job {} ({}) failed, attempt {}: {e}; retrying in {} ms", job.id, job.kind, job.attempts, delay.as_millis()),
+                    Some(delay) => tracing::warn!(
+                        "job {} ({}) failed, attempt {}: {e}; retrying in {} ms",
+                        job.id,
+                        job.kind,
+                        job.attempts,
+                        delay.as_millis()
+                    ),
                     None => tracing::error!("job {} ({}) failed for good after {} attempts: {e}", job.id, job.kind, job.attempts),
                 }
                 queue::fail(&**client, &self.id, job.id, &e.to_string(), retry_in).await?;

@@ -116,7 +116,9 @@ impl OutputDir {
         match fs::symlink_metadata(&target) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(OutputError::io("cannot inspect", &target, e)),
-            Ok(meta) if meta.is_dir() => fs::remove_dir_all(&target).map(|()| true).map_err(|e| OutputError::io("cannot delete", &target, e)),
+            Ok(meta) if meta.is_dir() => {
+                fs::remove_dir_all(&target).map(|()| true).map_err(|e| OutputError::io("cannot delete", &target, e))
+            }
             Ok(_) => fs::remove_file(&target).map(|()| true).map_err(|e| OutputError::io("cannot delete", &target, e)),
         }
     }

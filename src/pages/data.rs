@@ -187,12 +187,7 @@ impl SimpleGrouper {
             _ => self.current.replace(SimplePage { package: package.to_owned(), files: Vec::new() }).map(finish_simple),
         };
         if let (Some(page), Some(filename)) = (&mut self.current, row.try_get::<_, Option<String>>(1)?) {
-            page.files.push(SimpleFile {
-                filename,
-                filehash: row.try_get(2)?,
-                requires_python: row.try_get(3)?,
-                yanked: row.try_get(4)?,
-            });
+            page.files.push(SimpleFile { filename, filehash: row.try_get(2)?, requires_python: row.try_get(3)?, yanked: row.try_get(4)? });
         }
         Ok(finished)
     }
@@ -374,20 +369,30 @@ macro_rules! project_sql {
                        NULL::text AS filehash, NULL::text AS platform_tag, NULL::text AS requires_python,
                        NULL::text AS dependency
                   FROM piw.packages p
-                 WHERE ", $filter, "
+                 WHERE ",
+            $filter,
+            "
                 UNION ALL
-                SELECT 1, p.package, v.version, v.skip, NULL, ", utc!("v.released"), ", v.yanked, NULL,
+                SELECT 1, p.package, v.version, v.skip, NULL, ",
+            utc!("v.released"),
+            ", v.yanked, NULL,
                        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
                   FROM piw.versions v
                   JOIN piw.packages p ON p.package = v.package
-                 WHERE ", $filter, "
+                 WHERE ",
+            $filter,
+            "
                 UNION ALL
                 SELECT 2, p.package, b.version, NULL, NULL, NULL, NULL, b.build_id,
-                       b.abi_tag, b.status, extract(epoch FROM b.duration)::float8, ", utc!("b.built_at"), ",
+                       b.abi_tag, b.status, extract(epoch FROM b.duration)::float8, ",
+            utc!("b.built_at"),
+            ",
                        NULL, NULL, NULL, NULL, NULL, NULL
                   FROM piw.builds b
                   JOIN piw.packages p ON p.package = b.package
-                 WHERE ", $filter, "
+                 WHERE ",
+            $filter,
+            "
                 UNION ALL
                 SELECT 3, p.package, v.version, NULL, NULL, NULL, NULL, NULL,
                        f.abi_tag, NULL, NULL, NULL, f.filename, f.filesize,
@@ -396,7 +401,9 @@ macro_rules! project_sql {
                   JOIN piw.builds b ON b.build_id = f.build_id AND b.status
                   JOIN piw.versions v ON v.package = b.package AND v.version = b.version AND v.skip = ''
                   JOIN piw.packages p ON p.package = v.package AND p.skip = ''
-                 WHERE ", $filter, "
+                 WHERE ",
+            $filter,
+            "
                 UNION ALL
                 SELECT 4, p.package, NULL, NULL, NULL, NULL, NULL, NULL,
                        NULL, NULL, NULL, NULL, d.filename, NULL, NULL, NULL, NULL, d.dependency
@@ -405,7 +412,9 @@ macro_rules! project_sql {
                   JOIN piw.builds b ON b.build_id = f.build_id AND b.status
                   JOIN piw.versions v ON v.package = b.package AND v.version = b.version AND v.skip = ''
                   JOIN piw.packages p ON p.package = v.package AND p.skip = ''
-                 WHERE d.tool = 'apt' AND ", $filter, "
+                 WHERE d.tool = 'apt' AND ",
+            $filter,
+            "
              ) AS r
              ORDER BY package COLLATE \"C\""
         )
@@ -512,9 +521,8 @@ impl ProjectRows {
         let (skip, description) = self.head?;
         let ProjectRows { package, mut releases, mut builds, mut files, mut dependencies, .. } = self;
         releases.sort_unstable_by(|a, b| a.version.cmp(&b.version));
-        builds.sort_unstable_by(|(va, a), (vb, b)| {
-            (va, &a.abi_tag, &a.built_at, a.build_id).cmp(&(vb, &b.abi_tag, &b.built_at, b.build_id))
-        });
+        builds
+            .sort_unstable_by(|(va, a), (vb, b)| (va, &a.abi_tag, &a.built_at, a.build_id).cmp(&(vb, &b.abi_tag, &b.built_at, b.build_id)));
         files.sort_unstable_by(|(va, a), (vb, b)| (va, &a.filename).cmp(&(vb, &b.filename)));
         dependencies.sort_unstable();
         let mut dependencies = dependencies.into_iter().peekable();

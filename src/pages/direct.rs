@@ -131,9 +131,8 @@ static PROJECT_LAYOUT: LazyLock<std::result::Result<[String; 3], String>> = Lazy
 
 /// `project/PACKAGE/index.html`.
 pub fn project(project: &Project) -> Result<Vec<u8>> {
-    let [head, middle, tail] = PROJECT_LAYOUT
-        .as_ref()
-        .map_err(|e| Error::io("rendering project.html", std::io::Error::other(e.clone())))?;
+    let [head, middle, tail] =
+        PROJECT_LAYOUT.as_ref().map_err(|e| Error::io("rendering project.html", std::io::Error::other(e.clone())))?;
     let files: usize = project.releases.iter().map(|r| r.files.len() + r.builds.len()).sum();
     let mut out = String::with_capacity(head.len() + tail.len() + 1024 + project.description.len() + files * 320);
     let package = project.package.as_str();
@@ -251,24 +250,17 @@ mod tests {
 
     /// Text that exercises escaping and non-ASCII: what users and importers may put in a row.
     fn text() -> impl Strategy<Value = String> {
-        prop_oneof![
-            Just(String::new()),
-            "[a-z0-9.-]{1,12}",
-            "[ -~]{0,24}",
-            "[<>&\"'/ a\u{e9}\u{1f600}\n]{0,16}",
-        ]
+        prop_oneof![Just(String::new()), "[a-z0-9.-]{1,12}", "[ -~]{0,24}", "[<>&\"'/ a\u{e9}\u{1f600}\n]{0,16}",]
     }
 
     fn iso() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z",
-            text(),
-        ]
+        prop_oneof!["20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z", text(),]
     }
 
     fn build() -> impl Strategy<Value = Build> {
-        (any::<i64>(), text(), any::<bool>(), prop_oneof![Just(0.0), 0.0..100_000.0f64, Just(f64::NAN), Just(-1.0)], iso())
-            .prop_map(|(build_id, abi_tag, status, duration_seconds, built_at)| Build { build_id, abi_tag, status, duration_seconds, built_at })
+        (any::<i64>(), text(), any::<bool>(), prop_oneof![Just(0.0), 0.0..100_000.0f64, Just(f64::NAN), Just(-1.0)], iso()).prop_map(
+            |(build_id, abi_tag, status, duration_seconds, built_at)| Build { build_id, abi_tag, status, duration_seconds, built_at },
+        )
     }
 
     fn file() -> impl Strategy<Value = File> {
@@ -294,12 +286,23 @@ mod tests {
             proptest::collection::vec(build(), 0..3),
             proptest::collection::vec(file(), 0..3),
         )
-            .prop_map(|(version, released, skip, yanked, builds, files)| Release { version, released, skip, yanked, builds, files })
+            .prop_map(|(version, released, skip, yanked, builds, files)| Release {
+                version,
+                released,
+                skip,
+                yanked,
+                builds,
+                files,
+            })
     }
 
     fn project() -> impl Strategy<Value = Project> {
-        (text(), text(), text(), proptest::collection::vec(release(), 0..4))
-            .prop_map(|(package, skip, description, releases)| Project { package, skip, description, releases })
+        (text(), text(), text(), proptest::collection::vec(release(), 0..4)).prop_map(|(package, skip, description, releases)| Project {
+            package,
+            skip,
+            description,
+            releases,
+        })
     }
 
     fn simple_page() -> impl Strategy<Value = SimplePage> {

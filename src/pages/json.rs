@@ -105,8 +105,7 @@ pub fn project(project: &Project) -> Result<Vec<u8>> {
                         (f.filename.as_str(), file)
                     })
                     .collect();
-                let release =
-                    ReleaseJson { released: r.released.as_deref(), yanked: r.yanked, skip: &r.skip, files, builds: &r.builds };
+                let release = ReleaseJson { released: r.released.as_deref(), yanked: r.yanked, skip: &r.skip, files, builds: &r.builds };
                 (r.version.as_str(), release)
             })
             .collect(),

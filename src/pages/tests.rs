@@ -5,12 +5,7 @@ use super::{data::*, json, templates};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn file(filename: &str, requires_python: Option<&str>, yanked: bool) -> SimpleFile {
-    SimpleFile {
-        filename: filename.to_owned(),
-        filehash: "ab".repeat(32),
-        requires_python: requires_python.map(str::to_owned),
-        yanked,
-    }
+    SimpleFile { filename: filename.to_owned(), filehash: "ab".repeat(32), requires_python: requires_python.map(str::to_owned), yanked }
 }
 
 fn text(bytes: Vec<u8>) -> String {
@@ -61,10 +56,7 @@ fn hostile_project() -> Project {
 fn simple_page_is_pep_503_with_hashes_requires_python_and_yanked() -> TestResult {
     let page = SimplePage {
         package: "foo".into(),
-        files: vec![
-            file("foo-1.0-py3-none-any.whl", Some(">=3.7"), false),
-            file("foo-2.0-py3-none-any.whl", None, true),
-        ],
+        files: vec![file("foo-1.0-py3-none-any.whl", Some(">=3.7"), false), file("foo-2.0-py3-none-any.whl", None, true)],
     };
     let html = text(templates::simple(&page)?);
     assert!(html.starts_with("<!DOCTYPE html>\n"), "{html}");
@@ -173,14 +165,8 @@ fn search_index_is_an_array_of_triples() -> TestResult {
 
 #[test]
 fn home_page_puts_the_time_built_on_one_line() -> TestResult {
-    let home = Home {
-        packages: 2,
-        versions: 3,
-        files: 4,
-        downloads_all: 1234567,
-        downloads_30_days: 5,
-        built_at: "2024-01-02T03:04:05Z".into(),
-    };
+    let home =
+        Home { packages: 2, versions: 3, files: 4, downloads_all: 1234567, downloads_30_days: 5, built_at: "2024-01-02T03:04:05Z".into() };
     let html = text(templates::home(&home)?);
     assert!(html.contains("1,234,567"), "{html}");
     let built: Vec<&str> = html.lines().filter(|l| l.contains("2024-01-02")).collect();
@@ -219,5 +205,3 @@ fn package_names_are_single_path_components() {
         assert!(!super::is_package_name(bad), "{bad}");
     }
 }
-
-

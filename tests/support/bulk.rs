@@ -40,10 +40,8 @@ pub async fn repository(client: &Client, packages: i32) {
 /// Put a wheel file in place for every file row, as the importer would; returns what was placed.
 pub async fn place_wheels(client: &Client, root: &Path) -> Placed {
     let mut placed = Placed::new();
-    for row in client
-        .query("SELECT b.package, f.filename FROM piw.files f JOIN piw.builds b USING (build_id)", &[])
-        .await
-        .expect("file rows")
+    for row in
+        client.query("SELECT b.package, f.filename FROM piw.files f JOIN piw.builds b USING (build_id)", &[]).await.expect("file rows")
     {
         let (package, filename): (String, String) = (row.get(0), row.get(1));
         let dir = root.join("simple").join(&package);

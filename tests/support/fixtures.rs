@@ -30,10 +30,7 @@ pub async fn add_wheel(client: &impl GenericClient, package: &str, version: &str
 /// Log `count` downloads of a file.
 pub async fn add_downloads(client: &impl GenericClient, filename: &str, count: i32) {
     client
-        .execute(
-            "INSERT INTO piw.downloads (filename, accessed_at) SELECT $1, now() FROM generate_series(1, $2)",
-            &[&filename, &count],
-        )
+        .execute("INSERT INTO piw.downloads (filename, accessed_at) SELECT $1, now() FROM generate_series(1, $2)", &[&filename, &count])
         .await
         .expect("insert downloads");
 }
@@ -77,7 +74,9 @@ pub async fn queued(client: &impl GenericClient) -> Vec<(String, String, String)
 }
 
 fn fxhash(text: &str) -> u128 {
-    text.bytes().fold(0x6c62_272e_07bb_0142_62b8_2175_6295_c58d_u128, |h, b| (h ^ u128::from(b)).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b))
+    text.bytes().fold(0x6c62_272e_07bb_0142_62b8_2175_6295_c58d_u128, |h, b| {
+        (h ^ u128::from(b)).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b)
+    })
 }
 
 /// One job target as `queued` reports it: (kind, package, filename).

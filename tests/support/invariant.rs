@@ -137,10 +137,8 @@ async fn render_everything(client: &Client) -> (BTreeMap<PathBuf, Vec<u8>>, BTre
     .expect("render every project page");
     let packages = client.query("SELECT package FROM piw.packages", &[]).await.expect("packages");
     let packages = packages.iter().map(|r| r.get::<_, String>(0)).collect();
-    let wheels = client
-        .query("SELECT b.package, f.filename FROM piw.files f JOIN piw.builds b USING (build_id)", &[])
-        .await
-        .expect("file rows");
+    let wheels =
+        client.query("SELECT b.package, f.filename FROM piw.files f JOIN piw.builds b USING (build_id)", &[]).await.expect("file rows");
     let wheels = wheels.iter().map(|r| (r.get(0), r.get(1))).collect();
     client.batch_execute("COMMIT").await.expect("end snapshot");
     (pages, packages, wheels)
@@ -187,7 +185,8 @@ fn mask(path: &str, bytes: &[u8]) -> Vec<u8> {
         return bytes.to_vec();
     }
     let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.split('\n').map(|l| if l.trim_start().starts_with(HOME_BUILT_LINE) { HOME_BUILT_LINE } else { l }).collect();
+    let lines: Vec<&str> =
+        text.split('\n').map(|l| if l.trim_start().starts_with(HOME_BUILT_LINE) { HOME_BUILT_LINE } else { l }).collect();
     lines.join("\n").into_bytes()
 }
 

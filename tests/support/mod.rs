@@ -42,7 +42,11 @@ pub fn cluster() -> &'static TestCluster {
 fn scratch_parent() -> PathBuf {
     // /dev/shm makes the cluster 2-3x faster; both it and /tmp are open to the postgres account.
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() { shm.to_owned() } else { std::env::temp_dir() }
+    if shm.is_dir() {
+        shm.to_owned()
+    } else {
+        std::env::temp_dir()
+    }
 }
 
 fn start_cluster() -> Result<TestCluster, Box<dyn std::error::Error>> {
@@ -137,10 +141,7 @@ impl TestDb {
         let cluster = cluster();
         let name = format!("t_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::SeqCst));
         let admin = piw::db::connect_with(&cluster.cluster.config("postgres")).await.expect("connect to postgres");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
-            .await
-            .expect("clone the template");
+        admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}")).await.expect("clone the template");
         let config = cluster.cluster.config(&name);
         TestDb { name, config }
     }
@@ -213,7 +214,7 @@ pub fn write_stdin(stdin: &mut ChildStdin, text: &str) {
     let _ = stdin.write_all(text.as_bytes());
 }
 
-pub mod daemon;
 pub mod bulk;
+pub mod daemon;
 pub mod invariant;
 pub mod process;
