@@ -207,9 +207,9 @@ impl Listener {
             if self.cancel.is_cancelled() {
                 break Ok(false);
             }
-            self.start_ready(&mut running, &mut ready, workers);
+            // A new claim only when the last batch has started and a slot is free.
             let mut claimed = 0;
-            if running.len() < workers {
+            if ready.is_empty() && running.len() < workers {
                 last_claim = std::time::Instant::now();
                 let jobs = match self.claim(workers * CLAIM_BATCH_PER_WORKER).await {
                     Ok(jobs) => jobs,
@@ -217,14 +217,14 @@ impl Listener {
                 };
                 claimed = jobs.len();
                 ready.extend(Work::group(jobs));
-                self.start_ready(&mut running, &mut ready, workers);
-                if claimed > 0 && !awake {
-                    // After the jobs have started: this is not on their way.
-                    if let Err(e) = self.set_awake(true).await {
-                        break Err(e);
-                    }
-                    awake = true;
+            }
+            self.start_ready(&mut running, &mut ready, workers);
+            if claimed > 0 && !awake {
+                // After the jobs have started: this is not on their way.
+                if let Err(e) = self.set_awake(true).await {
+                    break Err(e);
                 }
+                awake = true;
             }
             if claimed > 0 {
                 idle_since = None;
