@@ -263,7 +263,7 @@ async fn a_stopped_listener_hands_back_the_claimed_jobs_it_had_not_started() {
         .unwrap();
     let out = output_dir();
     // One worker: a claim takes a batch of several jobs, and all but one wait their turn.
-    let mut options = piw::listener::ListenerOptions::new(out.path().to_owned());
+    let mut options = RunningListener::options(out.path().to_owned());
     options.workers = 1;
     let listener = RunningListener::start_with(&db, options);
     support::wait_until("the listener to claim a batch", std::time::Duration::from_secs(60), || async {

@@ -304,17 +304,11 @@ async fn listener_leave_returns_its_jobs_to_the_queue() {
 /// A connection whose statements, those inside functions too, are explained with their actual
 /// row counts (auto_explain), the plans coming back as notices.
 async fn explaining(db: &TestDb) -> (Client, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    use futures_util::StreamExt;
-    let (client, mut connection) = db.config.connect(tokio_postgres::NoTls).await.expect("connects");
-    let (tx, plans) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(Ok(message)) = messages.next().await {
-            if let tokio_postgres::AsyncMessage::Notice(notice) = message {
-                let _ = tx.send(notice.message().to_owned());
-            }
-        }
-    });
+    let (client, plans) = connect_keeping(&db.config, |message| match message {
+        tokio_postgres::AsyncMessage::Notice(notice) => Some(notice.message().to_owned()),
+        _ => None,
+    })
+    .await;
     client
         .batch_execute(
             "LOAD 'auto_explain';

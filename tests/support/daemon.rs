@@ -19,11 +19,16 @@ impl RunningListener {
     /// Start a listener with test-friendly settings: short retry delays; the fallback poll is an
     /// hour, so a test that passes shows that notifications (or the awake protocol) woke it.
     pub fn start(db: &TestDb, output: PathBuf) -> RunningListener {
+        Self::start_with(db, Self::options(output))
+    }
+
+    /// The settings `start` uses, for a test that changes one of them.
+    pub fn options(output: PathBuf) -> ListenerOptions {
         let mut options = ListenerOptions::new(output);
         options.retry_delay = Duration::from_millis(20);
         options.retry_max = Duration::from_millis(200);
         options.poll_interval = Duration::from_secs(3600);
-        Self::start_with(db, options)
+        options
     }
 
     pub fn start_with(db: &TestDb, options: ListenerOptions) -> RunningListener {

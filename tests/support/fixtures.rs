@@ -163,21 +163,34 @@ pub struct Listener {
     heard: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
 }
 
-impl Listener {
-    /// Connect with `config` and LISTEN piw_jobs; the connection is driven by `poll_message`, so
-    /// notifications are not discarded.
-    pub async fn start(config: &tokio_postgres::Config) -> Listener {
-        use futures_util::StreamExt;
-        let (client, mut connection) = config.connect(tokio_postgres::NoTls).await.expect("listener connects");
-        let (tx, heard) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-            while let Some(Ok(message)) = messages.next().await {
-                if let tokio_postgres::AsyncMessage::Notification(n) = message {
-                    let _ = tx.send((n.channel().to_owned(), n.payload().to_owned()));
-                }
+/// A connection driven by `poll_message`, so that what the server sends unasked (notifications,
+/// notices) is not discarded: `keep` picks what is handed over.
+pub async fn connect_keeping<T: Send + 'static>(
+    config: &tokio_postgres::Config,
+    keep: impl Fn(tokio_postgres::AsyncMessage) -> Option<T> + Send + 'static,
+) -> (tokio_postgres::Client, tokio::sync::mpsc::UnboundedReceiver<T>) {
+    use futures_util::StreamExt;
+    let (client, mut connection) = config.connect(tokio_postgres::NoTls).await.expect("connects");
+    let (tx, kept) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let Some(item) = keep(message) {
+                let _ = tx.send(item);
             }
-        });
+        }
+    });
+    (client, kept)
+}
+
+impl Listener {
+    /// Connect with `config` and LISTEN piw_jobs, keeping the notifications.
+    pub async fn start(config: &tokio_postgres::Config) -> Listener {
+        let (client, heard) = connect_keeping(config, |message| match message {
+            tokio_postgres::AsyncMessage::Notification(n) => Some((n.channel().to_owned(), n.payload().to_owned())),
+            _ => None,
+        })
+        .await;
         client.batch_execute(&format!("LISTEN {}", piw::queue::CHANNEL)).await.expect("LISTEN");
         Listener { client, heard }
     }
