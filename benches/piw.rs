@@ -62,6 +62,9 @@ struct Scale {
     callers: Vec<usize>,
     /// Also measure removals on a `small` dataset, for the large ÷ small ratio.
     reference_small: bool,
+    /// Fresh full rebuilds (and floors) measured; the figures are their medians. One run on this
+    /// shared machine varies by a third.
+    rebuilds: usize,
     shared_buffers: &'static str,
     /// Where the pages go by default: /dev/shm holds small sites; a large one (1.8M pages, ~17 GB
     /// of blocks) goes to disk, and so does its floor.
@@ -81,6 +84,7 @@ impl Scale {
                 window: Duration::from_millis(300),
                 callers: vec![1, 16, 64],
                 reference_small: false,
+                rebuilds: 1,
                 shared_buffers: "128MB",
                 pages_on_disk: false,
             },
@@ -94,6 +98,7 @@ impl Scale {
                 window: Duration::from_secs(5),
                 callers: vec![1, 16, 64],
                 reference_small: false,
+                rebuilds: 7,
                 shared_buffers: "256MB",
                 pages_on_disk: false,
             },
@@ -109,6 +114,7 @@ impl Scale {
                 window: Duration::from_secs(5),
                 callers: vec![1, 16, 64],
                 reference_small: true,
+                rebuilds: 1,
                 shared_buffers: "1GB",
                 pages_on_disk: true,
             },
@@ -124,10 +130,12 @@ struct Args {
     scratch: PathBuf,
     /// Where the output directories go.
     pages: PathBuf,
+    /// Measure the full rebuild and its floor, nothing else.
+    only_rebuild: bool,
 }
 
 const USAGE: &str = "usage: cargo bench --bench piw -- [--scale tiny|small|large] [--packages N] [--removals N] \
-                     [--window SECONDS] [--json FILE] [--scratch DIR] [--pages DIR]";
+                     [--window SECONDS] [--rebuilds N] [--only-rebuild] [--json FILE] [--scratch DIR] [--pages DIR]";
 
 fn parse_args() -> Result<Args, String> {
     let mut scale = Scale::named("small").expect("small exists");
@@ -137,6 +145,8 @@ fn parse_args() -> Result<Args, String> {
     let mut packages = None;
     let mut removals = None;
     let mut window = None;
+    let mut rebuilds = None;
+    let mut only_rebuild = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
@@ -150,6 +160,8 @@ fn parse_args() -> Result<Args, String> {
             "--packages" => packages = Some(value("--packages")?.parse::<i32>().map_err(|e| e.to_string())?),
             "--removals" => removals = Some(value("--removals")?.parse::<usize>().map_err(|e| e.to_string())?),
             "--window" => window = Some(value("--window")?.parse::<f64>().map_err(|e| e.to_string())?),
+            "--rebuilds" => rebuilds = Some(value("--rebuilds")?.parse::<usize>().map_err(|e| e.to_string())?.max(1)),
+            "--only-rebuild" => only_rebuild = true,
             "--json" => json = Some(PathBuf::from(value("--json")?)),
             "--scratch" => scratch = Some(PathBuf::from(value("--scratch")?)),
             "--pages" => pages = Some(PathBuf::from(value("--pages")?)),
@@ -166,11 +178,14 @@ fn parse_args() -> Result<Args, String> {
     if let Some(window) = window {
         scale.window = Duration::from_secs_f64(window);
     }
+    if let Some(rebuilds) = rebuilds {
+        scale.rebuilds = rebuilds;
+    }
     let json = json.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(format!("piw-bench-{}.json", scale.name)));
     // /dev/shm keeps the disk out of the figures; it is open to the postgres account.
     let scratch = scratch.unwrap_or_else(|| if Path::new("/dev/shm").is_dir() { "/dev/shm".into() } else { std::env::temp_dir() });
     let pages = pages.unwrap_or_else(|| if scale.pages_on_disk { PathBuf::from("/var/tmp") } else { scratch.clone() });
-    Ok(Args { scale, json, scratch, pages })
+    Ok(Args { scale, json, scratch, pages, only_rebuild })
 }
 
 fn main() -> ExitCode {
@@ -302,7 +317,9 @@ struct ListenerProcess {
 impl ListenerProcess {
     fn start(site: &Site) -> Res<ListenerProcess> {
         let log = fs::File::create(site.output.with_extension("listener.log"))?;
-        let child = Command::new(env!("CARGO_BIN_EXE_piw-listener"))
+        // PIW_BENCH_LISTENER: another build of the listener (an A/B of two commits in one run).
+        let program = std::env::var_os("PIW_BENCH_LISTENER").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_piw-listener")), PathBuf::from);
+        let child = Command::new(program)
             .arg("--dsn")
             .arg(&site.dsn)
             .arg("--output-path")
@@ -468,6 +485,19 @@ async fn full_rebuild(site: &Site) -> Res<Rebuild> {
     site.client.batch_execute("BEGIN; CALL piw.rebuild('index'); CALL piw.rebuild('home'); CALL piw.rebuild('search'); COMMIT").await?;
     site.drained(Duration::from_millis(5), Duration::from_secs(3600)).await?;
     Ok(Rebuild { elapsed: started.elapsed(), peak_rss_kib: listener.peak_rss_kib() })
+}
+
+/// Remove everything inside `root`, keeping `root` itself (the listener has it open as its output).
+fn empty_dir(root: &Path) -> Res<()> {
+    for entry in fs::read_dir(root)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            fs::remove_dir_all(&path)?;
+        } else {
+            fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
 /// Every regular file under `root`: relative path, size, inode.
@@ -829,12 +859,30 @@ async fn run(args: Args) -> Res<()> {
     site.start_listener().await?;
 
     // Full rebuild into a fresh directory, then into the built one.
-    progress("full rebuild, fresh output directory");
-    let fresh = full_rebuild(&site).await?;
+    let mut fresh_runs = Vec::new();
+    for run in 1..=scale.rebuilds {
+        progress(&format!("full rebuild, fresh output directory ({run} of {})", scale.rebuilds));
+        tokio::task::block_in_place(|| empty_dir(&site.output))?;
+        let rebuild = full_rebuild(&site).await?;
+        progress(&format!("{:.3} s", rebuild.elapsed.as_secs_f64()));
+        fresh_runs.push(rebuild);
+    }
+    let fresh_times: Vec<Duration> = fresh_runs.iter().map(|r| r.elapsed).collect();
+    let fresh = Rebuild {
+        elapsed: percentile(&fresh_times, 50.0),
+        peak_rss_kib: fresh_runs.iter().filter_map(|r| r.peak_rss_kib).max(),
+    };
     let pages = tokio::task::block_in_place(|| walk(&site.output))?;
     let page_bytes: u64 = pages.iter().map(|p| p.1).sum();
     let per_package_ms = ms(fresh.elapsed) / packages;
-    progress(&format!("{:.3} s, {} pages, {} bytes", fresh.elapsed.as_secs_f64(), pages.len(), page_bytes));
+    progress(&format!(
+        "median {:.3} s (range {:.3}–{:.3} s), {} pages, {} bytes",
+        fresh.elapsed.as_secs_f64(),
+        percentile(&fresh_times, 0.0).as_secs_f64(),
+        percentile(&fresh_times, 100.0).as_secs_f64(),
+        pages.len(),
+        page_bytes
+    ));
     progress("full rebuild, pages already there");
     let again = full_rebuild(&site).await?;
     let after = tokio::task::block_in_place(|| walk(&site.output))?;
@@ -848,18 +896,25 @@ async fn run(args: Args) -> Res<()> {
     ));
 
     // The floor.
-    progress("floor: COPY of the same queries, then the same files by a minimal writer");
-    let (copy_time, copy_bytes) = copy_floor(&site.config).await?;
-    let floor_dir = cluster.pages.join("floor");
-    let write_time = tokio::task::block_in_place(|| write_floor(&pages, &floor_dir))?;
-    tokio::task::block_in_place(|| fs::remove_dir_all(&floor_dir))?;
-    let floor = copy_time + write_time;
+    let mut floors = Vec::new();
+    for run in 1..=scale.rebuilds {
+        progress(&format!("floor: COPY of the same queries, then the same files by a minimal writer ({run} of {})", scale.rebuilds));
+        let (copy_time, copy_bytes) = copy_floor(&site.config).await?;
+        let floor_dir = cluster.pages.join("floor");
+        let write_time = tokio::task::block_in_place(|| write_floor(&pages, &floor_dir))?;
+        tokio::task::block_in_place(|| fs::remove_dir_all(&floor_dir))?;
+        floors.push((copy_time + write_time, copy_time, write_time, copy_bytes));
+    }
+    // The median run's parts.
+    floors.sort();
+    let (floor, copy_time, write_time, copy_bytes) = floors[floors.len() / 2];
     let floor_ratio = fresh.elapsed.as_secs_f64() / floor.as_secs_f64();
 
     out.insert(
         "full_rebuild".into(),
         json!({
             "fresh_seconds": fresh.elapsed.as_secs_f64(),
+            "fresh_runs_seconds": fresh_times.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             "per_package_ms": per_package_ms,
             "pages": pages.len(),
             "page_bytes": page_bytes,
@@ -877,7 +932,13 @@ async fn run(args: Args) -> Res<()> {
     report.row(
         "full rebuild, fresh directory",
         if scale.name == "large" { "≤ 10 min" } else { "" },
-        format!("{:.2} s ({} pages, {:.1} MB)", fresh.elapsed.as_secs_f64(), pages.len(), page_bytes as f64 / 1e6),
+        format!(
+            "{:.2} s{} ({} pages, {:.1} MB)",
+            fresh.elapsed.as_secs_f64(),
+            if fresh_times.len() > 1 { format!(", median of {}", fresh_times.len()) } else { String::new() },
+            pages.len(),
+            page_bytes as f64 / 1e6
+        ),
         (scale.name == "large").then(|| fresh.elapsed <= Duration::from_secs(600)),
     );
     report.row(
@@ -917,6 +978,10 @@ async fn run(args: Args) -> Res<()> {
         rss_mb(fresh.peak_rss_kib),
         (scale.name == "large").then(|| fresh.peak_rss_kib.is_some_and(|k| k <= 150 * 1024)),
     );
+
+    if args.only_rebuild {
+        return publish(&report, out, &args.json, &scale, &counts, run_started);
+    }
 
     // Removals, one at a time, the listener idle.
     progress(&format!("{} removals, one at a time", scale.removals));
@@ -1055,17 +1120,22 @@ async fn run(args: Args) -> Res<()> {
         }
     }
 
+    drop(site);
+    drop(cluster);
+    publish(&report, out, &args.json, &scale, &counts, run_started)
+}
+
+/// Print the table and write the JSON.
+fn publish(report: &Report, mut out: serde_json::Map<String, Value>, json_path: &Path, scale: &Scale, counts: &Value, run_started: Instant) -> Res<()> {
     out.insert("total_seconds".into(), json!(run_started.elapsed().as_secs_f64()));
     report.print(&format!(
         "piw benchmark, scale {} ({} packages, {} files), {} cores",
         scale.name, counts["packages"], counts["files"], out["cores"]
     ));
-    if let Some(parent) = args.json.parent() {
+    if let Some(parent) = json_path.parent() {
         fs::create_dir_all(parent)?;
     }
-    fs::write(&args.json, serde_json::to_string_pretty(&Value::Object(out))? + "\n")?;
-    println!("\nJSON: {}", args.json.display());
-    drop(site);
-    drop(cluster);
+    fs::write(json_path, serde_json::to_string_pretty(&Value::Object(out))? + "\n")?;
+    println!("\nJSON: {}", json_path.display());
     Ok(())
 }

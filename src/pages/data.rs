@@ -324,99 +324,57 @@ pub struct File {
     pub apt_dependencies: Vec<String>,
 }
 
-/// Row kinds of [`project_sql`].
-const KIND_PACKAGE: i32 = 0;
-const KIND_VERSION: i32 = 1;
-const KIND_BUILD: i32 = 2;
-const KIND_FILE: i32 = 3;
-const KIND_DEPENDENCY: i32 = 4;
-
 /// Column positions of [`project_sql`].
 mod col {
-    pub const KIND: usize = 0;
-    pub const PACKAGE: usize = 1;
-    pub const VERSION: usize = 2;
-    pub const SKIP: usize = 3;
-    pub const DESCRIPTION: usize = 4;
+    pub const PACKAGE: usize = 0;
+    pub const PACKAGE_SKIP: usize = 1;
+    pub const DESCRIPTION: usize = 2;
+    pub const VERSION: usize = 3;
+    pub const VERSION_SKIP: usize = 4;
     pub const RELEASED: usize = 5;
     pub const YANKED: usize = 6;
     pub const BUILD_ID: usize = 7;
-    pub const ABI_TAG: usize = 8;
+    pub const BUILD_ABI_TAG: usize = 8;
     pub const STATUS: usize = 9;
     pub const DURATION: usize = 10;
     pub const BUILT_AT: usize = 11;
     pub const FILENAME: usize = 12;
     pub const FILESIZE: usize = 13;
     pub const FILEHASH: usize = 14;
-    pub const PLATFORM_TAG: usize = 15;
-    pub const REQUIRES_PYTHON: usize = 16;
-    pub const DEPENDENCY: usize = 17;
+    pub const FILE_ABI_TAG: usize = 15;
+    pub const PLATFORM_TAG: usize = 16;
+    pub const REQUIRES_PYTHON: usize = 17;
+    pub const DEPENDENCY: usize = 18;
 }
 
-/// One stream of tagged rows for any number of packages: per package its package row (kind 0),
-/// its versions (1), builds (2), published files (3) and their apt dependencies (4). One query
-/// rather than one per table because a connection streams one result at a time. The server only
-/// groups the rows by package (a sort on one key: most of a full rebuild's query time is this
-/// sort); [`ProjectGrouper`] puts each package's rows in order.
+/// One row per package, version, build, published file and apt dependency down one chain of left
+/// joins: a package without versions is one row of nulls after its own columns, a file with two
+/// dependencies two rows. One join rather than a union of one query per table: each table is read
+/// once, the dependencies need no second join back up to their package, and the server sorts a
+/// third as many rows (a full rebuild's query spends most of its time joining and sorting). The
+/// server only groups the rows by package; [`ProjectRows`] takes out the repeats and puts each
+/// package's rows in order.
 macro_rules! project_sql {
     ($filter:literal) => {
         concat!(
-            "SELECT * FROM (
-                SELECT 0 AS kind, p.package, NULL::text AS version, p.skip, p.description,
-                       NULL::text AS released, NULL::bool AS yanked, NULL::int8 AS build_id,
-                       NULL::text AS abi_tag, NULL::bool AS status, NULL::float8 AS duration,
-                       NULL::text AS built_at, NULL::text AS filename, NULL::int8 AS filesize,
-                       NULL::text AS filehash, NULL::text AS platform_tag, NULL::text AS requires_python,
-                       NULL::text AS dependency
-                  FROM piw.packages p
-                 WHERE ",
-            $filter,
-            "
-                UNION ALL
-                SELECT 1, p.package, v.version, v.skip, NULL, ",
+            "SELECT p.package, p.skip, p.description,
+                    v.version, v.skip, ",
             utc!("v.released"),
-            ", v.yanked, NULL,
-                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-                  FROM piw.versions v
-                  JOIN piw.packages p ON p.package = v.package
-                 WHERE ",
-            $filter,
-            "
-                UNION ALL
-                SELECT 2, p.package, b.version, NULL, NULL, NULL, NULL, b.build_id,
-                       b.abi_tag, b.status, extract(epoch FROM b.duration)::float8, ",
+            ", v.yanked,
+                    b.build_id, b.abi_tag, b.status, date_part('epoch', b.duration), ",
             utc!("b.built_at"),
             ",
-                       NULL, NULL, NULL, NULL, NULL, NULL
-                  FROM piw.builds b
-                  JOIN piw.packages p ON p.package = b.package
-                 WHERE ",
+                    f.filename, f.filesize, f.filehash::text, f.abi_tag, f.platform_tag, f.requires_python,
+                    d.dependency
+               FROM piw.packages p
+               LEFT JOIN piw.versions v ON v.package = p.package
+               LEFT JOIN piw.builds b ON b.package = v.package AND b.version = v.version
+               LEFT JOIN piw.files f ON f.build_id = b.build_id AND b.status AND v.skip = '' AND p.skip = ''
+               LEFT JOIN piw.dependencies d ON d.filename = f.filename AND d.tool = 'apt'
+              WHERE ",
             $filter,
             "
-                UNION ALL
-                SELECT 3, p.package, v.version, NULL, NULL, NULL, NULL, NULL,
-                       f.abi_tag, NULL, NULL, NULL, f.filename, f.filesize,
-                       f.filehash::text, f.platform_tag, f.requires_python, NULL
-                  FROM piw.files f
-                  JOIN piw.builds b ON b.build_id = f.build_id AND b.status
-                  JOIN piw.versions v ON v.package = b.package AND v.version = b.version AND v.skip = ''
-                  JOIN piw.packages p ON p.package = v.package AND p.skip = ''
-                 WHERE ",
-            $filter,
-            "
-                UNION ALL
-                SELECT 4, p.package, NULL, NULL, NULL, NULL, NULL, NULL,
-                       NULL, NULL, NULL, NULL, d.filename, NULL, NULL, NULL, NULL, d.dependency
-                  FROM piw.dependencies d
-                  JOIN piw.files f ON f.filename = d.filename
-                  JOIN piw.builds b ON b.build_id = f.build_id AND b.status
-                  JOIN piw.versions v ON v.package = b.package AND v.version = b.version AND v.skip = ''
-                  JOIN piw.packages p ON p.package = v.package AND p.skip = ''
-                 WHERE d.tool = 'apt' AND ",
-            $filter,
-            "
-             ) AS r
-             ORDER BY package COLLATE \"C\""
+              ORDER BY p.package COLLATE \"C\""
         )
     };
 }
@@ -430,11 +388,14 @@ struct ProjectGrouper {
     current: Option<ProjectRows>,
 }
 
-/// The rows of one package, before they are put in order.
+/// The rows of one package, before they are put in order. The joins repeat a version on each of
+/// its builds' rows, a build on each of its files' and a file on each of its dependencies': a
+/// value equal to the one taken last is passed over as it arrives (rows of one version, build or
+/// file usually come together), and [`ProjectRows::assemble`] drops the repeats that remain.
 struct ProjectRows {
     package: String,
-    /// `(skip, description)` from the package row.
-    head: Option<(String, String)>,
+    /// `(skip, description)`.
+    head: (String, String),
     releases: Vec<Release>,
     builds: Vec<(String, Build)>,
     files: Vec<(String, File)>,
@@ -448,7 +409,10 @@ impl ProjectGrouper {
         let package: &str = row.try_get(col::PACKAGE)?;
         let finished = match &self.current {
             Some(rows) if rows.package == package => None,
-            _ => self.current.replace(ProjectRows::new(package)).and_then(ProjectRows::assemble),
+            _ => {
+                let head = (row.try_get(col::PACKAGE_SKIP)?, row.try_get(col::DESCRIPTION)?);
+                self.current.replace(ProjectRows::new(package, head)).map(ProjectRows::assemble)
+            }
         };
         if let Some(rows) = &mut self.current {
             rows.push(row)?;
@@ -457,15 +421,15 @@ impl ProjectGrouper {
     }
 
     fn finish(self) -> Option<Project> {
-        self.current.and_then(ProjectRows::assemble)
+        self.current.map(ProjectRows::assemble)
     }
 }
 
 impl ProjectRows {
-    fn new(package: &str) -> Self {
+    fn new(package: &str, head: (String, String)) -> Self {
         ProjectRows {
             package: package.to_owned(),
-            head: None,
+            head,
             releases: Vec::new(),
             builds: Vec::new(),
             files: Vec::new(),
@@ -474,57 +438,72 @@ impl ProjectRows {
     }
 
     fn push(&mut self, row: &Row) -> Result<()> {
-        match row.try_get::<_, i32>(col::KIND)? {
-            KIND_PACKAGE => self.head = Some((row.try_get(col::SKIP)?, row.try_get(col::DESCRIPTION)?)),
-            KIND_VERSION => self.releases.push(Release {
-                version: row.try_get(col::VERSION)?,
+        let Some(version) = row.try_get::<_, Option<&str>>(col::VERSION)? else {
+            return Ok(());
+        };
+        if self.releases.last().is_none_or(|last| last.version != version) {
+            self.releases.push(Release {
+                version: version.to_owned(),
                 released: row.try_get(col::RELEASED)?,
-                skip: row.try_get(col::SKIP)?,
+                skip: row.try_get(col::VERSION_SKIP)?,
                 yanked: row.try_get(col::YANKED)?,
                 builds: Vec::new(),
                 files: Vec::new(),
-            }),
-            KIND_BUILD => self.builds.push((
-                row.try_get(col::VERSION)?,
+            });
+        }
+        let Some(build_id) = row.try_get::<_, Option<i64>>(col::BUILD_ID)? else {
+            return Ok(());
+        };
+        if self.builds.last().is_none_or(|(_, last)| last.build_id != build_id) {
+            self.builds.push((
+                version.to_owned(),
                 Build {
-                    build_id: row.try_get(col::BUILD_ID)?,
-                    abi_tag: row.try_get(col::ABI_TAG)?,
+                    build_id,
+                    abi_tag: row.try_get(col::BUILD_ABI_TAG)?,
                     status: row.try_get(col::STATUS)?,
                     duration_seconds: row.try_get(col::DURATION)?,
                     built_at: row.try_get(col::BUILT_AT)?,
                 },
-            )),
-            KIND_FILE => self.files.push((
-                row.try_get(col::VERSION)?,
+            ));
+        }
+        let Some(filename) = row.try_get::<_, Option<&str>>(col::FILENAME)? else {
+            return Ok(());
+        };
+        if self.files.last().is_none_or(|(_, last)| last.filename != filename) {
+            self.files.push((
+                version.to_owned(),
                 File {
-                    filename: row.try_get(col::FILENAME)?,
+                    filename: filename.to_owned(),
                     filesize: row.try_get(col::FILESIZE)?,
                     filehash: row.try_get(col::FILEHASH)?,
-                    abi_tag: row.try_get(col::ABI_TAG)?,
+                    abi_tag: row.try_get(col::FILE_ABI_TAG)?,
                     platform_tag: row.try_get(col::PLATFORM_TAG)?,
                     requires_python: row.try_get(col::REQUIRES_PYTHON)?,
                     apt_dependencies: Vec::new(),
                 },
-            )),
-            KIND_DEPENDENCY => self.dependencies.push((row.try_get(col::FILENAME)?, row.try_get(col::DEPENDENCY)?)),
-            _ => {}
+            ));
+        }
+        if let Some(dependency) = row.try_get::<_, Option<String>>(col::DEPENDENCY)? {
+            self.dependencies.push((filename.to_owned(), dependency));
         }
         Ok(())
     }
 
-    /// Everything in its place and order; `None` without a package row (rows of a package that
-    /// is not there cannot come from one snapshot, but nothing is invented for them either).
+    /// Everything in its place and order, each version, build, file and dependency once.
     ///
-    /// Every sort key below is unique (version; build id; filename; filename and dependency), so
-    /// unstable sorts give one order whatever order the rows came in.
-    fn assemble(self) -> Option<Project> {
-        let (skip, description) = self.head?;
-        let ProjectRows { package, mut releases, mut builds, mut files, mut dependencies, .. } = self;
+    /// Every sort key below is unique once the repeats are gone (version; build id; filename;
+    /// filename and dependency), so unstable sorts give one order whatever order the rows came in.
+    fn assemble(self) -> Project {
+        let ProjectRows { package, head: (skip, description), mut releases, mut builds, mut files, mut dependencies } = self;
         releases.sort_unstable_by(|a, b| a.version.cmp(&b.version));
+        releases.dedup_by(|a, b| a.version == b.version);
         builds
             .sort_unstable_by(|(va, a), (vb, b)| (va, &a.abi_tag, &a.built_at, a.build_id).cmp(&(vb, &b.abi_tag, &b.built_at, b.build_id)));
+        builds.dedup_by(|(_, a), (_, b)| a.build_id == b.build_id);
         files.sort_unstable_by(|(va, a), (vb, b)| (va, &a.filename).cmp(&(vb, &b.filename)));
+        files.dedup_by(|(_, a), (_, b)| a.filename == b.filename);
         dependencies.sort_unstable();
+        dependencies.dedup();
         let mut dependencies = dependencies.into_iter().peekable();
         // Files are in version order, not filename order: look each one's dependencies up.
         let mut by_filename: Vec<(String, Vec<String>)> = Vec::new();
@@ -550,7 +529,7 @@ impl ProjectRows {
         }
         // Pages show the newest release first; unknown release dates last (None < Some).
         releases.sort_unstable_by(|a, b| b.released.cmp(&a.released).then_with(|| b.version.cmp(&a.version)));
-        Some(Project { package, skip, description, releases })
+        Project { package, skip, description, releases }
     }
 }
 
