@@ -318,7 +318,8 @@ impl ListenerProcess {
     fn start(site: &Site) -> Res<ListenerProcess> {
         let log = fs::File::create(site.output.with_extension("listener.log"))?;
         // PIW_BENCH_LISTENER: another build of the listener (an A/B of two commits in one run).
-        let program = std::env::var_os("PIW_BENCH_LISTENER").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_piw-listener")), PathBuf::from);
+        let program =
+            std::env::var_os("PIW_BENCH_LISTENER").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_piw-listener")), PathBuf::from);
         let child = Command::new(program)
             .arg("--dsn")
             .arg(&site.dsn)
@@ -868,10 +869,7 @@ async fn run(args: Args) -> Res<()> {
         fresh_runs.push(rebuild);
     }
     let fresh_times: Vec<Duration> = fresh_runs.iter().map(|r| r.elapsed).collect();
-    let fresh = Rebuild {
-        elapsed: percentile(&fresh_times, 50.0),
-        peak_rss_kib: fresh_runs.iter().filter_map(|r| r.peak_rss_kib).max(),
-    };
+    let fresh = Rebuild { elapsed: percentile(&fresh_times, 50.0), peak_rss_kib: fresh_runs.iter().filter_map(|r| r.peak_rss_kib).max() };
     let pages = tokio::task::block_in_place(|| walk(&site.output))?;
     let page_bytes: u64 = pages.iter().map(|p| p.1).sum();
     let per_package_ms = ms(fresh.elapsed) / packages;
@@ -1126,7 +1124,14 @@ async fn run(args: Args) -> Res<()> {
 }
 
 /// Print the table and write the JSON.
-fn publish(report: &Report, mut out: serde_json::Map<String, Value>, json_path: &Path, scale: &Scale, counts: &Value, run_started: Instant) -> Res<()> {
+fn publish(
+    report: &Report,
+    mut out: serde_json::Map<String, Value>,
+    json_path: &Path,
+    scale: &Scale,
+    counts: &Value,
+    run_started: Instant,
+) -> Res<()> {
     out.insert("total_seconds".into(), json!(run_started.elapsed().as_secs_f64()));
     report.print(&format!(
         "piw benchmark, scale {} ({} packages, {} files), {} cores",

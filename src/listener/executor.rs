@@ -10,7 +10,7 @@ use deadpool_postgres::ClientWrapper;
 use futures_util::TryStreamExt;
 use tokio_postgres::{Client, GenericClient};
 
-use super::output::{OutputDir, OutputError, Written};
+use super::output::{CheckedDirs, OutputDir, OutputError, Written};
 use crate::{
     error::Error,
     pages::{self, Output},
@@ -107,8 +107,9 @@ impl Executor {
         let output = self.output.clone();
         tokio::task::spawn_blocking(move || {
             let mut effect = Effect::default();
+            let mut checked = CheckedDirs::new(0);
             for item in &outputs {
-                effect.add(apply(&output, item)?);
+                effect.add(apply(&output, item, &mut checked)?);
             }
             Ok(effect)
         })
@@ -133,9 +134,11 @@ impl Executor {
     /// package, and a pool of blocking threads (one per core) renders and writes the pages, fed
     /// through a bounded channel: the server keeps sending while pages are rendered and written,
     /// all cores render, and memory stays bounded by the channel, whatever the number of packages.
+    /// Packages travel in batches: a hand-over wakes a thread, and costs as much for one package
+    /// as for many.
     async fn stream_all(&self, client: &Client, which: AllPages) -> Result<Effect, JobError> {
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        let (sender, receiver) = tokio::sync::mpsc::channel::<Streamed>(threads * STREAM_DEPTH_PER_THREAD);
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Vec<Streamed>>(threads * STREAM_BATCHES_PER_THREAD);
         let receiver = Arc::new(std::sync::Mutex::new(receiver));
         let writers: Vec<_> = (0..threads)
             .map(|_| {
@@ -144,21 +147,28 @@ impl Executor {
             })
             .collect();
         let produced = async {
+            let mut batch = Vec::with_capacity(STREAM_BATCH);
             if which == AllPages::Simple {
                 let mut pages = pin!(pages::all_simple_data(client).await?);
                 while let Some(page) = pages.try_next().await? {
-                    if sender.send(Streamed::Simple(page)).await.is_err() {
-                        break;
+                    batch.push(Streamed::Simple(page));
+                    if batch.len() == STREAM_BATCH && sender.send(std::mem::take(&mut batch)).await.is_err() {
+                        return Ok(());
                     }
                 }
             } else {
                 let with_simple = which == AllPages::Both;
                 let mut projects = pin!(pages::all_project_data(client).await?);
                 while let Some(project) = projects.try_next().await? {
-                    if sender.send(Streamed::Project { project, with_simple }).await.is_err() {
-                        break;
+                    batch.push(Streamed::Project { project, with_simple });
+                    if batch.len() == STREAM_BATCH && sender.send(std::mem::take(&mut batch)).await.is_err() {
+                        return Ok(());
                     }
                 }
+            }
+            if !batch.is_empty() {
+                // The writers only stop early when the whole pass has failed already.
+                let _ = sender.send(batch).await;
             }
             Ok::<(), Error>(())
         }
@@ -263,8 +273,15 @@ fn is_package_name(name: &str) -> bool {
         && name.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
-/// Packages in flight between the rows and the writer threads, per thread.
-const STREAM_DEPTH_PER_THREAD: usize = 16;
+/// Packages handed to a writer thread at once.
+const STREAM_BATCH: usize = 16;
+
+/// Batches in flight between the rows and the writer threads, per thread.
+const STREAM_BATCHES_PER_THREAD: usize = 2;
+
+/// Directories a writer thread of a streamed rebuild keeps checked: the two top-level ones and
+/// the last few packages' (see [`CheckedDirs`]).
+const CHECKED_DIRS_PER_THREAD: usize = 8;
 
 /// Which pages of every package a streamed rebuild writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,45 +303,62 @@ enum Streamed {
 
 /// A writer thread of a streamed rebuild: render and write until the channel closes. A page that
 /// cannot be rendered or written does not stop the others; the first failure fails the job.
-fn render_and_write(output: &OutputDir, receiver: &std::sync::Mutex<tokio::sync::mpsc::Receiver<Streamed>>) -> (Effect, Option<JobError>) {
+fn render_and_write(
+    output: &OutputDir,
+    receiver: &std::sync::Mutex<tokio::sync::mpsc::Receiver<Vec<Streamed>>>,
+) -> (Effect, Option<JobError>) {
     let mut effect = Effect::default();
     let mut failure: Option<JobError> = None;
+    let mut checked = CheckedDirs::new(CHECKED_DIRS_PER_THREAD);
     loop {
         let next = receiver.lock().unwrap_or_else(std::sync::PoisonError::into_inner).blocking_recv();
-        let Some(streamed) = next else {
+        let Some(batch) = next else {
             return (effect, failure);
         };
-        let rendered = match &streamed {
-            Streamed::Simple(page) => pages::render_simple(page).map(|output| output.into_iter().collect()),
-            Streamed::Project { project, with_simple: false } => pages::render_project(project),
-            Streamed::Project { project, with_simple: true } => pages::render_project(project).and_then(|mut outputs| {
-                outputs.extend(pages::render_simple_of_project(project)?);
-                Ok(outputs)
-            }),
-        };
-        let outputs: Vec<Output> = match rendered {
-            Ok(outputs) => outputs,
+        for streamed in &batch {
+            render_and_write_one(output, streamed, &mut checked, &mut effect, &mut failure);
+        }
+    }
+}
+
+/// One package's pages of a streamed rebuild; a failure is logged and kept (the first one).
+fn render_and_write_one(
+    output: &OutputDir,
+    streamed: &Streamed,
+    checked: &mut CheckedDirs,
+    effect: &mut Effect,
+    failure: &mut Option<JobError>,
+) {
+    let rendered = match streamed {
+        Streamed::Simple(page) => pages::render_simple(page).map(|output| output.into_iter().collect()),
+        Streamed::Project { project, with_simple: false } => pages::render_project(project),
+        Streamed::Project { project, with_simple: true } => pages::render_project(project).and_then(|mut outputs| {
+            outputs.extend(pages::render_simple_of_project(project)?);
+            Ok(outputs)
+        }),
+    };
+    let outputs: Vec<Output> = match rendered {
+        Ok(outputs) => outputs,
+        Err(e) => {
+            tracing::warn!("{e}");
+            failure.get_or_insert(e.into());
+            return;
+        }
+    };
+    for item in &outputs {
+        match apply(output, item, checked) {
+            Ok(done) => effect.add(done),
             Err(e) => {
                 tracing::warn!("{e}");
                 failure.get_or_insert(e.into());
-                continue;
-            }
-        };
-        for item in &outputs {
-            match apply(output, item) {
-                Ok(done) => effect.add(done),
-                Err(e) => {
-                    tracing::warn!("{e}");
-                    failure.get_or_insert(e.into());
-                }
             }
         }
     }
 }
 
-fn apply(output: &OutputDir, item: &Output) -> Result<Effect, OutputError> {
+fn apply(output: &OutputDir, item: &Output, checked: &mut CheckedDirs) -> Result<Effect, OutputError> {
     Ok(match item {
-        Output::Write { path, bytes } => match output.write(path, bytes)? {
+        Output::Write { path, bytes } => match output.write_checked(path, bytes, checked)? {
             Written::Changed => Effect { written: 1, ..Effect::default() },
             Written::Unchanged => Effect { unchanged: 1, ..Effect::default() },
         },

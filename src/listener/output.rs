@@ -60,14 +60,23 @@ impl OutputDir {
     /// Comparing with the file itself (not a remembered hash) means a rebuild repairs pages that
     /// someone changed by hand.
     pub fn write(&self, relative: &Path, bytes: &[u8]) -> Result<Written, OutputError> {
-        let (dir, name) = self.parent_dir(relative, true)?;
+        self.write_checked(relative, bytes, &mut CheckedDirs::new(0))
+    }
+
+    /// [`OutputDir::write`] for a writer of many pages: the directories it checked or made lately
+    /// are in `checked`, and are not looked at again.
+    pub fn write_checked(&self, relative: &Path, bytes: &[u8], checked: &mut CheckedDirs) -> Result<Written, OutputError> {
+        let (dir, name, made) = self.parent_dir(relative, true, checked)?;
         let target = dir.join(name);
-        if let Ok(meta) = fs::symlink_metadata(&target) {
-            if meta.is_file() && meta.len() == bytes.len() as u64 && holds(&target, bytes) {
-                // A listener killed between writing the temporary file and renaming it
-                // left it behind; no one else writes this page now (one writer per page).
-                let _ = fs::remove_file(dir.join(temporary_name(name)));
-                return Ok(Written::Unchanged);
+        // In a directory this writer made, nothing was there to compare with.
+        if !made {
+            if let Ok(meta) = fs::symlink_metadata(&target) {
+                if meta.is_file() && meta.len() == bytes.len() as u64 && holds(&target, bytes) {
+                    // A listener killed between writing the temporary file and renaming it
+                    // left it behind; no one else writes this page now (one writer per page).
+                    let _ = fs::remove_file(dir.join(temporary_name(name)));
+                    return Ok(Written::Unchanged);
+                }
             }
         }
         let temporary = dir.join(temporary_name(name));
@@ -123,9 +132,16 @@ impl OutputDir {
         }
     }
 
-    /// The real directory that holds `relative`'s last component, created if `create`, and that
-    /// component. Refuses anything but plain names, and intermediate symlinks that lead outside.
-    fn parent_dir<'a>(&self, relative: &'a Path, create: bool) -> Result<(PathBuf, &'a std::ffi::OsStr), OutputError> {
+    /// The real directory that holds `relative`'s last component, created if `create`, that
+    /// component, and whether the directory was made by the writer that keeps `checked` (made
+    /// empty, so nothing in it needs comparing). Refuses anything but plain names, and
+    /// intermediate symlinks that lead outside.
+    fn parent_dir<'a>(
+        &self,
+        relative: &'a Path,
+        create: bool,
+        checked: &mut CheckedDirs,
+    ) -> Result<(PathBuf, &'a std::ffi::OsStr, bool), OutputError> {
         let refused = |reason| OutputError::Refused { path: relative.to_owned(), reason };
         let mut components = Vec::new();
         for component in relative.components() {
@@ -138,8 +154,27 @@ impl OutputDir {
             return Err(refused("empty path"));
         };
         let mut dir = self.root.clone();
+        let mut made = false;
+        let mut prefix = PathBuf::new();
         for parent in parents {
+            prefix.push(parent);
+            if let Some(known) = checked.get(&prefix) {
+                (dir, made) = (known.real.clone(), known.made);
+                continue;
+            }
             let next = dir.join(parent);
+            // In a directory this writer made, only what it made is there: make, don't look.
+            if std::mem::take(&mut made) && create {
+                match fs::create_dir(&next) {
+                    Ok(()) => {
+                        (dir, made) = (next, true);
+                        checked.insert(&prefix, &dir, made);
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(OutputError::io("cannot create", &next, e)),
+                }
+            }
             match fs::symlink_metadata(&next) {
                 Ok(meta) if meta.file_type().is_symlink() => {
                     let real = fs::canonicalize(&next).map_err(|e| OutputError::io("cannot resolve", &next, e))?;
@@ -151,24 +186,70 @@ impl OutputDir {
                 Ok(meta) if meta.is_dir() => dir = next,
                 Ok(_) => return Err(OutputError::io("cannot use", &next, io::Error::other("a file is in the way of a directory"))),
                 Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
-                    fs::create_dir(&next)
-                        .or_else(|e| if e.kind() == io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })
+                    // Made by someone else meanwhile: not empty for all we know.
+                    made = fs::create_dir(&next)
+                        .map(|()| true)
+                        .or_else(|e| if e.kind() == io::ErrorKind::AlreadyExists { Ok(false) } else { Err(e) })
                         .map_err(|e| OutputError::io("cannot create", &next, e))?;
                     dir = next;
                 }
                 Err(e) => return Err(OutputError::io("cannot inspect", &next, e)),
             }
+            checked.insert(&prefix, &dir, made);
         }
-        Ok((dir, name))
+        Ok((dir, name, made))
     }
 
     /// Like `parent_dir` without creating anything: `None` when a parent does not exist.
     fn existing_parent<'a>(&self, relative: &'a Path) -> Result<Option<(PathBuf, &'a std::ffi::OsStr)>, OutputError> {
-        match self.parent_dir(relative, false) {
-            Ok(found) => Ok(Some(found)),
+        match self.parent_dir(relative, false, &mut CheckedDirs::new(0)) {
+            Ok((dir, name, _)) => Ok(Some((dir, name))),
             Err(OutputError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The directories one writer checked (or made) lately, most recent first: a writer of many pages
+/// (a full rebuild writes three per package, in three directories of that package under two
+/// top-level ones) looks at each directory once, not once per page. A few are kept, not every one
+/// of a big site's. A directory is trusted for as long as it stays here: a symlink planted in its
+/// place meanwhile is not seen, as it would not be between a check and the write after it.
+#[derive(Debug)]
+pub struct CheckedDirs {
+    capacity: usize,
+    recent: Vec<CheckedDir>,
+}
+
+#[derive(Debug)]
+struct CheckedDir {
+    relative: PathBuf,
+    real: PathBuf,
+    /// Made by this writer, so it held nothing but what this writer put there.
+    made: bool,
+}
+
+impl CheckedDirs {
+    /// Keeps at most `capacity` directories (0: checks every directory every time).
+    pub fn new(capacity: usize) -> Self {
+        CheckedDirs { capacity, recent: Vec::with_capacity(capacity) }
+    }
+
+    fn get(&mut self, relative: &Path) -> Option<&CheckedDir> {
+        let index = self.recent.iter().position(|dir| dir.relative == relative)?;
+        // Most recent first: the top-level directories, used by every page, stay.
+        self.recent[..=index].rotate_right(1);
+        self.recent.first()
+    }
+
+    fn insert(&mut self, relative: &Path, real: &Path, made: bool) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.recent.len() == self.capacity {
+            self.recent.pop();
+        }
+        self.recent.insert(0, CheckedDir { relative: relative.to_owned(), real: real.to_owned(), made });
     }
 }
 
@@ -268,6 +349,46 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("target"), out.root().join("x.whl"))?;
         assert!(out.remove_file(Path::new("x.whl"))?);
         assert_eq!(fs::read(outside.path().join("target"))?, b"keep");
+        Ok(())
+    }
+
+    #[test]
+    fn a_writer_of_many_pages_looks_at_each_directory_once_and_keeps_a_few() -> TestResult {
+        let (_dir, out) = output();
+        let mut checked = CheckedDirs::new(4);
+        for package in ["a", "b", "c"] {
+            for page in ["index.html", "json/index.json"] {
+                let path = Path::new("project").join(package).join(page);
+                assert_eq!(out.write_checked(&path, package.as_bytes(), &mut checked)?, Written::Changed);
+                assert_eq!(fs::read(out.root().join(&path))?, package.as_bytes());
+            }
+        }
+        assert_eq!(checked.recent.len(), 4, "no more than its capacity");
+        assert!(checked.recent.iter().any(|d| d.relative == Path::new("project")), "the top level stays: used by every page");
+        assert!(!checked.recent.iter().any(|d| d.relative == Path::new("project/a")), "an old package's directory goes");
+        assert!(checked.recent.iter().all(|d| d.made), "every directory here was made by this writer");
+        // The next pass compares with what is there, and repairs a page changed by hand.
+        fs::write(out.root().join("project/b/index.html"), b"B")?;
+        let mut next_pass = CheckedDirs::new(4);
+        assert_eq!(out.write_checked(Path::new("project/a/index.html"), b"a", &mut next_pass)?, Written::Unchanged);
+        assert_eq!(out.write_checked(Path::new("project/b/index.html"), b"b", &mut next_pass)?, Written::Changed);
+        assert_eq!(fs::read(out.root().join("project/b/index.html"))?, b"b");
+        assert!(next_pass.recent.iter().all(|d| !d.made), "found, not made");
+        Ok(())
+    }
+
+    #[test]
+    fn a_writer_of_many_pages_refuses_a_symlink_leading_outside() -> TestResult {
+        let outside = tempfile::tempdir()?;
+        let (_dir, out) = output();
+        let mut checked = CheckedDirs::new(8);
+        out.write_checked(Path::new("simple/good/index.html"), b"x", &mut checked)?;
+        std::os::unix::fs::symlink(outside.path(), out.root().join("simple/evil"))?;
+        assert!(matches!(
+            out.write_checked(Path::new("simple/evil/index.html"), b"x", &mut checked),
+            Err(OutputError::SymlinkEscape { .. })
+        ));
+        assert!(!outside.path().join("index.html").exists());
         Ok(())
     }
 
