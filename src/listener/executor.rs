@@ -146,11 +146,14 @@ impl Executor {
                 tokio::task::spawn_blocking(move || render_and_write(&output, &receiver))
             })
             .collect();
+        let started = std::time::Instant::now();
+        let mut first_row = None;
         let produced = async {
             let mut batch = Vec::with_capacity(STREAM_BATCH);
             if which == AllPages::Simple {
                 let mut pages = pin!(pages::all_simple_data(client).await?);
                 while let Some(page) = pages.try_next().await? {
+                    first_row.get_or_insert_with(|| started.elapsed());
                     batch.push(Streamed::Simple(page));
                     if batch.len() == STREAM_BATCH && sender.send(std::mem::take(&mut batch)).await.is_err() {
                         return Ok(());
@@ -160,6 +163,7 @@ impl Executor {
                 let with_simple = which == AllPages::Both;
                 let mut projects = pin!(pages::all_project_data(client).await?);
                 while let Some(project) = projects.try_next().await? {
+                    first_row.get_or_insert_with(|| started.elapsed());
                     batch.push(Streamed::Project { project, with_simple });
                     if batch.len() == STREAM_BATCH && sender.send(std::mem::take(&mut batch)).await.is_err() {
                         return Ok(());
@@ -173,6 +177,7 @@ impl Executor {
             Ok::<(), Error>(())
         }
         .await;
+        let rows_done = started.elapsed();
         // The writers finish what is queued, then see the channel closed.
         drop(sender);
         let mut effect = Effect::default();
@@ -194,6 +199,13 @@ impl Executor {
                 }
             }
         }
+        // Where a pass's time goes: the server's work before the first package, the rows, the writers.
+        tracing::debug!(
+            first_package_ms = first_row.unwrap_or_default().as_secs_f64() * 1e3,
+            last_package_ms = rows_done.as_secs_f64() * 1e3,
+            written_ms = started.elapsed().as_secs_f64() * 1e3,
+            "streamed pass"
+        );
         produced?;
         match failure {
             Some(e) => Err(e),

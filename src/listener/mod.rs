@@ -99,6 +99,19 @@ struct Listener {
     cancel: CancellationToken,
 }
 
+/// `config` for sessions that never JIT-compile a query. A full rebuild's rows are looked up
+/// package by package, costed high enough as a whole to start JIT, which then compiles for ~30 ms
+/// before the first row; the listener's queries are never long enough to earn that back.
+fn without_jit(config: &Config) -> Config {
+    let mut config = config.clone();
+    let options = match config.get_options() {
+        Some(options) => format!("{options} -c jit=off"),
+        None => "-c jit=off".to_owned(),
+    };
+    config.options(&options);
+    config
+}
+
 /// Run a listener against the database of `config` until `cancel` fires; then finish the jobs in
 /// hand, hand back the rest, and return.
 pub async fn run(mut config: Config, options: ListenerOptions, cancel: CancellationToken) -> Result<()> {
@@ -112,7 +125,7 @@ pub async fn run(mut config: Config, options: ListenerOptions, cancel: Cancellat
     // A connection the server dropped is closed as soon as its socket says so; one that dies
     // unnoticed fails its next query, which ends the drain like any lost connection: the
     // supervisor backs off and tries again with fresh connections.
-    let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let manager = Manager::from_config(without_jit(&config), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager).max_size(options.workers + 2).build().map_err(|e| Error::Pool(e.to_string()))?;
     let listener = Arc::new(Listener {
         id: listener_id(),
