@@ -397,3 +397,34 @@ async fn render_speed() {
         );
     }
 }
+
+#[tokio::test]
+async fn timestamps_are_formatted_as_the_servers_to_char_formats_them() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    // The session's time zone must not matter: pages are in UTC.
+    client.batch_execute("SET TIME ZONE 'America/St_Johns'; SELECT setseed(0.25)").await.unwrap();
+    let rows = client
+        .query(
+            "WITH t(t) AS (
+                 SELECT timestamptz '0300-01-01 00:00:00+00 BC' + random() * interval '10500 years'
+                   FROM generate_series(1, 5000)
+                 UNION ALL
+                 SELECT timestamptz '2000-01-01 00:00:00+00' + n * interval '1 microsecond' FROM generate_series(-2, 2) AS n
+                 UNION ALL
+                 SELECT v::timestamptz FROM unnest(ARRAY[
+                     'infinity', '-infinity', '0001-01-01 00:00:00+00 BC', '0001-12-31 23:59:59.999999+00 BC',
+                     '0001-01-01 00:00:00+00', '1900-02-28 23:59:59+00', '1970-01-01 00:00:00+00',
+                     '2000-02-29 12:00:00+00', '2100-03-01 00:00:00+00', '9999-12-31 23:59:59.999999+00',
+                     '10000-01-01 00:00:00+00', '4713-11-24 00:00:00+00 BC']) AS v)
+             SELECT t, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM t",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 5017);
+    for row in &rows {
+        let (raw, expected): (pages::Timestamp, Option<String>) = (row.get(0), row.get(1));
+        assert_eq!(raw.utc_text(), expected, "microseconds {}", raw.0);
+    }
+}

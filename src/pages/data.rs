@@ -364,12 +364,8 @@ macro_rules! project_sql {
             "SELECT p.package, p.skip, p.description, r.*
                FROM piw.packages p
                LEFT JOIN LATERAL (
-                    SELECT v.version, v.skip, ",
-            utc!("v.released"),
-            ", v.yanked,
-                           b.build_id, b.abi_tag, b.status, date_part('epoch', b.duration), ",
-            utc!("b.built_at"),
-            ",
+                    SELECT v.version, v.skip, v.released, v.yanked,
+                           b.build_id, b.abi_tag, b.status, date_part('epoch', b.duration), b.built_at,
                            f.filename, f.filesize, f.filehash::text, f.abi_tag, f.platform_tag, f.requires_python,
                            d.dependency
                       FROM piw.versions v
@@ -451,7 +447,7 @@ impl ProjectRows {
         if self.releases.last().is_none_or(|last| last.version != version) {
             self.releases.push(Release {
                 version: version.to_owned(),
-                released: row.try_get(col::RELEASED)?,
+                released: row.try_get::<_, Option<Timestamp>>(col::RELEASED)?.and_then(Timestamp::utc_text),
                 skip: row.try_get(col::VERSION_SKIP)?,
                 yanked: row.try_get(col::YANKED)?,
                 builds: Vec::new(),
@@ -469,7 +465,8 @@ impl ProjectRows {
                     abi_tag: row.try_get(col::BUILD_ABI_TAG)?,
                     status: row.try_get(col::STATUS)?,
                     duration_seconds: row.try_get(col::DURATION)?,
-                    built_at: row.try_get(col::BUILT_AT)?,
+                    // to_char's null for an infinite time would have failed the page.
+                    built_at: row.try_get::<_, Timestamp>(col::BUILT_AT)?.utc_text().unwrap_or_default(),
                 },
             ));
         }
@@ -538,6 +535,56 @@ impl ProjectRows {
         releases.sort_unstable_by(|a, b| b.released.cmp(&a.released).then_with(|| b.version.cmp(&a.version)));
         Project { package, skip, description, releases }
     }
+}
+
+/// A `timestamptz` as the server sends it in binary: microseconds since 2000-01-01 00:00:00 UTC,
+/// the largest and smallest values standing for `infinity` and `-infinity`. Formatted here, not by
+/// `to_char` on the server: a full rebuild formats one per version and build, and the server's
+/// `to_char` was a tenth of its query's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// `YYYY-MM-DDTHH:MM:SSZ`, exactly what [`utc!`] (`to_char(t AT TIME ZONE 'UTC',
+    /// 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`) makes of the same value: seconds truncated, years BC
+    /// without a sign (1 BC is `0001`), years past 9999 with all their digits; `None` for the
+    /// infinities, for which `to_char` gives null.
+    pub fn utc_text(self) -> Option<String> {
+        if self.0 == i64::MAX || self.0 == i64::MIN {
+            return None;
+        }
+        let seconds = self.0.div_euclid(1_000_000);
+        let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+        // 2000-01-01 is day 10,957 of the Unix epoch.
+        let (year, month, day) = civil_from_days(days + 10_957);
+        let year = if year <= 0 { 1 - year } else { year };
+        Some(format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", of_day / 3600, of_day % 3600 / 60, of_day % 60))
+    }
+}
+
+impl<'a> tokio_postgres::types::FromSql<'a> for Timestamp {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Timestamp(i64::from_be_bytes(raw.try_into()?)))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMPTZ
+    }
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (year 0 is 1 BC), as the
+/// server's calendar has it. Howard Hinnant's `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// The element whose key is `key` in a slice sorted by key.

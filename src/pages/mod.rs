@@ -41,7 +41,7 @@ use tokio_postgres::{GenericClient, Statement};
 
 use crate::error::Result;
 
-pub use data::{Build, File, Home, Project, Release, SearchEntry, SimpleFile, SimplePage};
+pub use data::{Build, File, Home, Project, Release, SearchEntry, SimpleFile, SimplePage, Timestamp};
 
 /// The line of `index.html` that holds the time it was built starts with this (after any
 /// indentation); no other line of any page varies between renders of the same rows.
