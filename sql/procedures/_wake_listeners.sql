@@ -15,7 +15,11 @@ BEGIN
     -- listener awake that has since gone to sleep: it always notifies. A listener that stopped
     -- heartbeating does not count as awake.
     IF current_setting('transaction_isolation') = 'read committed' THEN
-        PERFORM pg_advisory_xact_lock_shared(1885959938, 0);
+        -- Tried first as a plain expression: a PERFORM starts an executor. piw.rebuild makes
+        -- this same decision written out (keep the two alike).
+        IF NOT pg_try_advisory_xact_lock_shared(1885959938, 0) THEN
+            PERFORM pg_advisory_xact_lock_shared(1885959938, 0);
+        END IF;
         IF EXISTS (SELECT 1 FROM piw.listeners l
                     WHERE l.awake
                       AND l.seen_at > now() - interval '30 seconds') THEN
