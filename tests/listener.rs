@@ -249,6 +249,38 @@ async fn all_pages_in_one_pass_write_every_simple_and_project_page() {
     }
 }
 
+/// A package's `simple` and `project` jobs, claimed together, run as one query of its project
+/// rows: the same three pages the two jobs write apart; and all three go when the package does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packages_simple_and_project_jobs_in_one_write_its_three_pages() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let out = output_dir();
+    let executor = Executor::new(OutputDir::open(out.path()).unwrap());
+    let manager = deadpool_postgres::Manager::new(db.config.clone(), tokio_postgres::NoTls);
+    let pool = deadpool_postgres::Pool::builder(manager).max_size(1).build().unwrap();
+    let pooled = pool.get().await.unwrap();
+    for package in ["foo", "bar"] {
+        let pages = executor.package_pages(&pooled, package).await.unwrap();
+        assert_eq!((pages.simple.unwrap().written, pages.project.unwrap().written), (1, 2), "{package}");
+        let mut apart = piw::pages::simple(&client, package).await.unwrap();
+        apart.extend(piw::pages::project(&client, package).await.unwrap());
+        assert_eq!(apart.len(), 3);
+        for output in &apart {
+            let Output::Write { path, bytes } = output else { panic!("{output:?}") };
+            assert_eq!(&fs::read(out.path().join(path)).unwrap(), bytes, "{}", path.display());
+        }
+    }
+    client.batch_execute("SET session_replication_role = replica; DELETE FROM piw.packages WHERE package = 'bar'").await.unwrap();
+    let pages = executor.package_pages(&pooled, "bar").await.unwrap();
+    assert_eq!((pages.simple.unwrap().removed, pages.project.unwrap().removed), (1, 2));
+    for page in ["simple/bar/index.html", "project/bar/index.html", "project/bar/json/index.json"] {
+        assert!(!out.path().join(page).exists(), "{page}");
+    }
+    assert!(out.path().join("simple/foo/index.html").exists());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_listener_hands_back_the_claimed_jobs_it_had_not_started() {
     let db = TestDb::new().await;

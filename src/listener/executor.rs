@@ -51,6 +51,13 @@ impl Effect {
     }
 }
 
+/// The outcomes of a package's `simple` and `project` jobs run as one.
+#[derive(Debug)]
+pub struct PackagePages {
+    pub simple: Result<Effect, JobError>,
+    pub project: Result<Effect, JobError>,
+}
+
 /// Carries out jobs into one output directory.
 #[derive(Debug, Clone)]
 pub struct Executor {
@@ -104,14 +111,23 @@ impl Executor {
     }
 
     async fn apply_all(&self, outputs: Vec<Output>) -> Result<Effect, JobError> {
+        let [applied] = self.apply_each([outputs]).await?;
+        Ok(applied?)
+    }
+
+    /// Apply each group of outputs up to its first failure; one group's failure does not stop
+    /// the others. `Err` only when the writer thread panicked.
+    async fn apply_each<const N: usize>(&self, groups: [Vec<Output>; N]) -> Result<[Result<Effect, OutputError>; N], JobError> {
         let output = self.output.clone();
         tokio::task::spawn_blocking(move || {
-            let mut effect = Effect::default();
             let mut checked = CheckedDirs::new(0);
-            for item in &outputs {
-                effect.add(apply(&output, item, &mut checked)?);
-            }
-            Ok(effect)
+            groups.map(|outputs| {
+                let mut effect = Effect::default();
+                for item in &outputs {
+                    effect.add(apply(&output, item, &mut checked)?);
+                }
+                Ok(effect)
+            })
         })
         .await
         .map_err(|e| {
@@ -120,7 +136,17 @@ impl Executor {
                 path: PathBuf::new(),
                 source: std::io::Error::other(e.to_string()),
             })
-        })?
+        })
+    }
+
+    /// A package's jobs `simple` and `project` in one: both kinds of page from one query of its
+    /// project rows (see [`pages::package_pages_prepared`]). Each job has its own outcome: a
+    /// page of one that cannot be written does not fail the other. `Err` when neither could run.
+    pub async fn package_pages(&self, pooled: &ClientWrapper, package: &str) -> Result<PackagePages, JobError> {
+        let client: &Client = pooled;
+        let statement = pooled.prepare_cached(pages::PROJECT_QUERY).await.map_err(Error::from)?;
+        let [simple, project] = self.apply_each(pages::package_pages_prepared(client, &statement, package).await?).await?;
+        Ok(PackagePages { simple: simple.map_err(JobError::from), project: project.map_err(JobError::from) })
     }
 
     /// The jobs `simple_all` and `project_all` in one pass: both kinds of page of every package

@@ -29,7 +29,7 @@ use self::{
 };
 use crate::{
     error::{Error, Result},
-    queue::{self, ClaimOptions, Job},
+    queue::{self, ClaimOptions, Job, Task},
 };
 
 /// The `application_name` of a listener's connections, unless its configuration names one.
@@ -356,6 +356,16 @@ impl Listener {
                 None => Err(executor::JobError::UnknownKind(job.kind.clone())),
             },
             Work::AllPages(_) => self.executor.all_pages(&client).await,
+            Work::PackagePages(package, jobs) => match self.executor.package_pages(&client, package).await {
+                Ok(pages) => {
+                    for job in jobs {
+                        let own = if matches!(job.task, Some(Task::Simple { .. })) { &pages.simple } else { &pages.project };
+                        self.record(&client, job, own, started).await?;
+                    }
+                    return Ok(());
+                }
+                Err(e) => Err(e),
+            },
         };
         for job in work.jobs() {
             self.record(&client, job, &outcome, started).await?;

@@ -153,6 +153,20 @@ pub async fn project_prepared(client: &impl GenericClient, statement: &Statement
     project_outputs_of(package, data::project_prepared(client, statement, package).await?)
 }
 
+/// A package's simple page and project pages at once, from [`PROJECT_QUERY`] prepared on this
+/// connection (one query, where [`simple_prepared`] and [`project_prepared`] run two): the
+/// outputs of each, `[simple, project]`, the same as theirs.
+pub async fn package_pages_prepared(client: &impl GenericClient, statement: &Statement, package: &str) -> Result<[Vec<Output>; 2]> {
+    if !is_package_name(package) {
+        tracing::warn!(package, "not a normalized package name: no pages");
+        return Ok([Vec::new(), Vec::new()]);
+    }
+    match data::project_prepared(client, statement, package).await? {
+        Some(project) => Ok([vec![simple_output(&SimplePage::of_project(&project))?], Vec::from(project_outputs(&project)?)]),
+        None => Ok([vec![Output::Remove { path: simple_path(package) }], project_outputs_of(package, None)?]),
+    }
+}
+
 fn project_outputs_of(package: &str, project: Option<Project>) -> Result<Vec<Output>> {
     match project {
         Some(project) => project_outputs(&project).map(Vec::from),
