@@ -57,8 +57,11 @@ struct Scale {
     compiled_versions: Option<i32>,
     /// Removals measured end to end.
     removals: usize,
-    /// How long each admin-call window lasts.
+    /// How long each admin-call window lasts, in all: it is cut into `rounds` slices, each beside a
+    /// slice of INSERTs (the machine's speed drifts over seconds; a ratio of two windows taken one
+    /// after the other drifts with it).
     window: Duration,
+    rounds: u32,
     callers: Vec<usize>,
     /// Also measure removals on a `small` dataset, for the large ÷ small ratio.
     reference_small: bool,
@@ -82,6 +85,7 @@ impl Scale {
                 compiled_versions: None,
                 removals: 10,
                 window: Duration::from_millis(300),
+                rounds: 1,
                 callers: vec![1, 16, 64],
                 reference_small: false,
                 rebuilds: 1,
@@ -95,7 +99,8 @@ impl Scale {
                 compiled_share: 0.5,
                 compiled_versions: None,
                 removals: 300,
-                window: Duration::from_secs(5),
+                window: Duration::from_secs(6),
+                rounds: 3,
                 callers: vec![1, 16, 64],
                 reference_small: false,
                 rebuilds: 7,
@@ -112,6 +117,7 @@ impl Scale {
                 // takes ~15 s to rebuild after every removal.
                 removals: 40,
                 window: Duration::from_secs(5),
+                rounds: 1,
                 callers: vec![1, 16, 64],
                 reference_small: true,
                 rebuilds: 1,
@@ -688,6 +694,21 @@ struct CallRun {
     notifications: u64,
 }
 
+impl CallRun {
+    /// The rounds of one kind of call as one window of their total length.
+    fn combined(runs: Vec<CallRun>, window: Duration) -> CallRun {
+        let calls: u64 = runs.iter().map(|r| r.calls).sum();
+        CallRun {
+            calls,
+            per_second: calls as f64 / window.as_secs_f64(),
+            backlog_end: runs.last().map_or(0, |r| r.backlog_end),
+            backlog_max: runs.iter().map(|r| r.backlog_max).max().unwrap_or(0),
+            catch_up: runs.iter().map(|r| r.catch_up).max().unwrap_or_default(),
+            notifications: runs.iter().map(|r| r.notifications).sum(),
+        }
+    }
+}
+
 /// How long the listener takes, from now, to do everything queued.
 async fn caught_up(site: &Site) -> Res<Duration> {
     let closed = Instant::now();
@@ -1028,15 +1049,26 @@ async fn run(args: Args) -> Res<()> {
     }
     let mut ratio_at_16 = None;
     for &callers in &scale.callers {
-        let mut admin = call_window(&site, &clients[..callers], CallKind::Rebuild, scale.window, &names, &notifications).await?;
-        admin.catch_up = caught_up(&site).await?;
-        let insert = call_window(&site, &clients[..callers], CallKind::Insert, scale.window, &names, &notifications).await?;
+        // Admin calls, the listener catching up, INSERTs (and at 16 callers the admin calls with
+        // the listener frozen: what the procedure costs beside an INSERT when no listener shares
+        // the cores; a stand-in row says "awake", so no NOTIFY), round after round.
+        let slice = scale.window / scale.rounds;
+        let (mut admins, mut inserts, mut frozen) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..scale.rounds {
+            let mut admin = call_window(&site, &clients[..callers], CallKind::Rebuild, slice, &names, &notifications).await?;
+            admin.catch_up = caught_up(&site).await?;
+            admins.push(admin);
+            inserts.push(call_window(&site, &clients[..callers], CallKind::Insert, slice, &names, &notifications).await?);
+            if callers == 16 {
+                frozen.push(paused_window(&site, &clients[..callers], slice, &names, &notifications).await?);
+            }
+        }
+        let total = slice * scale.rounds;
+        let (admin, insert) = (CallRun::combined(admins, total), CallRun::combined(inserts, total));
         let ratio = admin.per_second / insert.per_second;
         if callers == 16 {
             ratio_at_16 = Some(ratio);
-            // The same calls with the listener frozen: what the procedure costs beside an INSERT
-            // when no listener shares the cores (a stand-in row says "awake", so no NOTIFY).
-            let paused = paused_window(&site, &clients[..callers], scale.window, &names, &notifications).await?;
+            let paused = CallRun::combined(frozen, total);
             let paused_ratio = paused.per_second / insert.per_second;
             progress(&format!("{callers} callers, listener frozen: {:.0} calls/s, ratio {paused_ratio:.2}", paused.per_second));
             calls_json.push(json!({
