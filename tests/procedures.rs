@@ -149,11 +149,14 @@ async fn yank_and_unyank_version_flip_yanked_and_queue_pages() {
 #[tokio::test]
 async fn rebuild_queues_the_jobs_of_each_part() {
     let (_db, client) = repository().await;
-    let cases: [(&str, &[(&str, &str)]); 7] = [
+    let cases: [(&str, &[(&str, &str)]); 9] = [
         ("CALL piw.rebuild('home')", &[("home", "")]),
         ("CALL piw.rebuild('search')", &[("search", "")]),
         ("CALL piw.rebuild('project', 'foo')", &[("project", "foo")]),
         ("CALL piw.rebuild('index', 'foo')", &[("project", "foo"), ("simple", "foo")]),
+        // Not the package's own name: normalized first (PEP 503), then the same jobs.
+        ("CALL piw.rebuild('project', 'Foo')", &[("project", "foo")]),
+        ("CALL piw.rebuild('index', 'FOO')", &[("project", "foo"), ("simple", "foo")]),
         ("CALL piw.rebuild('project')", &[("project_all", "")]),
         ("CALL piw.rebuild('project', NULL)", &[("project_all", "")]),
         ("CALL piw.rebuild('index')", &[("project_all", ""), ("simple_all", ""), ("simple_root", "")]),
