@@ -1150,9 +1150,11 @@ async fn run(args: Args) -> Res<()> {
         }
     }
 
+    // Printed before the sites are deleted (1.8M pages on large take minutes).
+    publish(&report, out, &args.json, &scale, &counts, run_started)?;
     drop(site);
     drop(cluster);
-    publish(&report, out, &args.json, &scale, &counts, run_started)
+    Ok(())
 }
 
 /// Print the table and write the JSON.
