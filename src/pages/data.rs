@@ -2,8 +2,9 @@
 //! from a query for one package or from the streamed query over every package: both use the same
 //! SQL (only the `WHERE` differs) and the same grouping code, so they produce the same bytes.
 //!
-//! Ordering is byte order (`COLLATE "C"`) everywhere, so pages do not depend on the database's
-//! locale, and Rust's `str` ordering agrees with the server's.
+//! Ordering on pages is byte order (`COLLATE "C"` on the server, `str` order here), so pages do
+//! not depend on the database's locale. The project rows arrive grouped by package in whatever
+//! order the packages' index keeps; each package's rows are put in order here.
 //!
 //! A *published* file is one whose build succeeded, whose version is not skipped and whose package
 //! is not skipped: exactly the files the simple pages list.
