@@ -2,7 +2,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    pin::pin,
+    pin::Pin,
     sync::Arc,
 };
 
@@ -175,25 +175,20 @@ impl Executor {
         let started = std::time::Instant::now();
         let mut first_row = None;
         let produced = async {
+            // Both kinds of package data as one stream, so that one loop batches them.
+            let mut packages: Pin<Box<dyn futures_util::Stream<Item = crate::error::Result<Streamed>> + Send>> =
+                if which == AllPages::Simple {
+                    Box::pin(pages::all_simple_data(client).await?.map_ok(Streamed::Simple))
+                } else {
+                    let with_simple = which == AllPages::Both;
+                    Box::pin(pages::all_project_data(client).await?.map_ok(move |project| Streamed::Project { project, with_simple }))
+                };
             let mut batch = Vec::with_capacity(STREAM_BATCH);
-            if which == AllPages::Simple {
-                let mut pages = pin!(pages::all_simple_data(client).await?);
-                while let Some(page) = pages.try_next().await? {
-                    first_row.get_or_insert_with(|| started.elapsed());
-                    batch.push(Streamed::Simple(page));
-                    if batch.len() == STREAM_BATCH && sender.send(std::mem::take(&mut batch)).await.is_err() {
-                        return Ok(());
-                    }
-                }
-            } else {
-                let with_simple = which == AllPages::Both;
-                let mut projects = pin!(pages::all_project_data(client).await?);
-                while let Some(project) = projects.try_next().await? {
-                    first_row.get_or_insert_with(|| started.elapsed());
-                    batch.push(Streamed::Project { project, with_simple });
-                    if batch.len() == STREAM_BATCH && sender.send(std::mem::take(&mut batch)).await.is_err() {
-                        return Ok(());
-                    }
+            while let Some(package) = packages.try_next().await? {
+                first_row.get_or_insert_with(|| started.elapsed());
+                batch.push(package);
+                if batch.len() == STREAM_BATCH && sender.send(std::mem::take(&mut batch)).await.is_err() {
+                    return Ok(());
                 }
             }
             if !batch.is_empty() {
