@@ -1,10 +1,15 @@
 -- queue_status: how much disk work is waiting, running and failed.
+--
+-- PL/pgSQL rather than SQL: a SQL function with a SET clause is planned afresh on every call
+-- (~0.35 ms here), a PL/pgSQL one keeps its plan for the session (~0.05 ms). Monitors, the
+-- benchmark and tests poll this every few milliseconds while the listener works.
 CREATE OR REPLACE FUNCTION piw.queue_status(
     OUT pending bigint, OUT running bigint, OUT failed bigint, OUT oldest_pending interval)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
     SELECT (SELECT count(*) FROM (SELECT j.kind, j.package, j.filename
                                     FROM piw.jobs j WHERE j.state = 'pending'
                                    UNION
@@ -14,6 +19,8 @@ AS $$
            (SELECT count(*) FROM piw.jobs j WHERE j.state = 'failed'),
            clock_timestamp() - least((SELECT min(j.created_at) FROM piw.jobs j WHERE j.state = 'pending'),
                                      (SELECT min(r.requested_at) FROM piw.requests r))
+      INTO queue_status.pending, queue_status.running, queue_status.failed, queue_status.oldest_pending;
+END
 $$;
 
 COMMENT ON FUNCTION piw.queue_status() IS
