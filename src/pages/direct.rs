@@ -19,23 +19,34 @@ use crate::error::{Error, Result};
 /// minijinja's HTML escaping: `&`, `<`, `>`, `"`, `'` and `/` become entities.
 fn escape(out: &mut String, text: &str) {
     let mut start = 0;
-    for (i, byte) in text.bytes().enumerate() {
-        let entity = match byte {
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'&' => "&amp;",
-            b'"' => "&quot;",
-            b'\'' => "&#x27;",
-            b'/' => "&#x2f;",
-            _ => continue,
-        };
+    for (i, &byte) in text.as_bytes().iter().enumerate() {
+        // One table load per byte: a `match` on the six bytes compiled to an indirect jump for
+        // every digit, `-` and `.`, which most of a page is made of.
+        let entity = ENTITY_OF[usize::from(byte)];
+        if entity == 0 {
+            continue;
+        }
         // `i` is the index of an ASCII byte: a character boundary.
         out.push_str(&text[start..i]);
-        out.push_str(entity);
+        out.push_str(ENTITIES[usize::from(entity)]);
         start = i + 1;
     }
     out.push_str(&text[start..]);
 }
+
+const ENTITIES: [&str; 7] = ["", "&lt;", "&gt;", "&amp;", "&quot;", "&#x27;", "&#x2f;"];
+
+/// For each byte, its entity's index in [`ENTITIES`]; 0 for a byte written as it is.
+const ENTITY_OF: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[b'<' as usize] = 1;
+    table[b'>' as usize] = 2;
+    table[b'&' as usize] = 3;
+    table[b'"' as usize] = 4;
+    table[b'\'' as usize] = 5;
+    table[b'/' as usize] = 6;
+    table
+};
 
 /// The `urlpath` filter: a filename as an href path segment (needs no escaping).
 fn urlpath(out: &mut String, filename: &str) {
