@@ -322,6 +322,18 @@ mod tests {
         (text(), proptest::collection::vec(file, 0..4)).prop_map(|(package, files)| SimplePage { package, files })
     }
 
+    /// What the project data always is (see `data::ProjectRows::assemble`): each version once, each
+    /// release's files once and by filename.
+    fn as_assembled(mut project: Project) -> Project {
+        let mut seen = std::collections::HashSet::new();
+        project.releases.retain(|release| seen.insert(release.version.clone()));
+        for release in &mut project.releases {
+            release.files.sort_by(|a, b| a.filename.cmp(&b.filename));
+            release.files.dedup_by(|a, b| a.filename == b.filename);
+        }
+        project
+    }
+
     fn fail(e: impl std::fmt::Display) -> TestCaseError {
         TestCaseError::fail(e.to_string())
     }
@@ -338,6 +350,12 @@ mod tests {
         #[test]
         fn project_page_is_the_template_byte_for_byte(project in project()) {
             same(super::project(&project).map_err(fail)?, templates::project(&project).map_err(fail)?)?;
+        }
+
+        #[test]
+        fn project_json_is_serde_jsons_byte_for_byte(project in project()) {
+            let project = as_assembled(project);
+            same(crate::pages::json::project(&project).map_err(fail)?, crate::pages::json::project_by_serde(&project).map_err(fail)?)?;
         }
 
         #[test]
