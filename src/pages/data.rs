@@ -132,24 +132,51 @@ pub struct SimpleFile {
     pub yanked: bool,
 }
 
+/// One line of a simple page, borrowed from a [`SimplePage`] or a [`Project`]: the simple page
+/// of a package whose project data is at hand is rendered from it without copying its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimpleLink<'a> {
+    pub filename: &'a str,
+    pub filehash: &'a str,
+    pub requires_python: Option<&'a str>,
+    pub yanked: bool,
+}
+
 impl SimplePage {
-    /// The simple page of a package whose project data is at hand: a project lists exactly the
+    /// The page's lines, by filename (as its files are).
+    pub fn links(&self) -> Vec<SimpleLink<'_>> {
+        self.files
+            .iter()
+            .map(|file| SimpleLink {
+                filename: &file.filename,
+                filehash: &file.filehash,
+                requires_python: file.requires_python.as_deref(),
+                yanked: file.yanked,
+            })
+            .collect()
+    }
+}
+
+impl Project {
+    /// The lines of the package's simple page, by filename: a project lists exactly the
     /// published files (see [`project_sql`]), so a full rebuild of both kinds of page needs one
     /// query, not two.
-    pub fn of_project(project: &Project) -> SimplePage {
-        let files = project
+    pub fn simple_links(&self) -> Vec<SimpleLink<'_>> {
+        let mut links: Vec<SimpleLink<'_>> = self
             .releases
             .iter()
             .flat_map(|release| {
-                release.files.iter().map(|file| SimpleFile {
-                    filename: file.filename.clone(),
-                    filehash: file.filehash.clone(),
-                    requires_python: file.requires_python.clone(),
+                release.files.iter().map(|file| SimpleLink {
+                    filename: &file.filename,
+                    filehash: &file.filehash,
+                    requires_python: file.requires_python.as_deref(),
                     yanked: release.yanked,
                 })
             })
             .collect();
-        finish_simple(SimplePage { package: project.package.clone(), files })
+        // Filenames are unique: an unstable sort is deterministic.
+        links.sort_unstable_by(|a, b| a.filename.cmp(b.filename));
+        links
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use percent_encoding::utf8_percent_encode;
 
 use super::{
-    data::{Project, SimplePage},
+    data::{Project, SimpleLink, SimplePage},
     templates::{self, datetime, duration, filesize, HREF_KEEP},
 };
 use crate::error::{Error, Result};
@@ -94,19 +94,24 @@ impl SimpleRoot {
 
 /// `simple/PACKAGE/index.html`.
 pub fn simple(page: &SimplePage) -> Vec<u8> {
-    let mut out = String::with_capacity(256 + page.files.len() * 192);
+    simple_links(&page.package, &page.links())
+}
+
+/// `simple/PACKAGE/index.html` of `package`, listing `links` in the order given.
+pub fn simple_links(package: &str, links: &[SimpleLink<'_>]) -> Vec<u8> {
+    let mut out = String::with_capacity(256 + links.len() * 192);
     out.push_str("<!DOCTYPE html>\n<html>\n<head>\n<meta name=\"pypi:repository-version\" content=\"1.0\">\n<title>Links for ");
-    escape(&mut out, &page.package);
+    escape(&mut out, package);
     out.push_str("</title>\n</head>\n<body>\n<h1>Links for ");
-    escape(&mut out, &page.package);
+    escape(&mut out, package);
     out.push_str("</h1>\n");
-    for file in &page.files {
+    for file in links {
         out.push_str("<a href=\"");
-        urlpath(&mut out, &file.filename);
+        urlpath(&mut out, file.filename);
         out.push_str("#sha256=");
-        escape(&mut out, &file.filehash);
+        escape(&mut out, file.filehash);
         out.push('"');
-        if let Some(requires) = file.requires_python.as_deref().filter(|r| !r.is_empty()) {
+        if let Some(requires) = file.requires_python.filter(|r| !r.is_empty()) {
             out.push_str(" data-requires-python=\"");
             escape(&mut out, requires);
             out.push('"');
@@ -115,7 +120,7 @@ pub fn simple(page: &SimplePage) -> Vec<u8> {
             out.push_str(" data-yanked=\"\"");
         }
         out.push('>');
-        escape(&mut out, &file.filename);
+        escape(&mut out, file.filename);
         out.push_str("</a><br>\n");
     }
     out.push_str("</body>\n</html>\n");

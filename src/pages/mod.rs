@@ -162,7 +162,7 @@ pub async fn package_pages_prepared(client: &impl GenericClient, statement: &Sta
         return Ok([Vec::new(), Vec::new()]);
     }
     match data::project_prepared(client, statement, package).await? {
-        Some(project) => Ok([vec![simple_output(&SimplePage::of_project(&project))?], Vec::from(project_outputs(&project)?)]),
+        Some(project) => Ok([vec![simple_output_of_project(&project)], Vec::from(project_outputs(&project)?)]),
         None => Ok([vec![Output::Remove { path: simple_path(package) }], project_outputs_of(package, None)?]),
     }
 }
@@ -230,7 +230,10 @@ pub fn render_simple(page: &SimplePage) -> Result<Option<Output>> {
 /// The simple page of a streamed project, byte for byte what [`render_simple`] makes of the same
 /// package's [`SimplePage`]: a full rebuild of both kinds of page streams the project rows alone.
 pub fn render_simple_of_project(project: &Project) -> Result<Option<Output>> {
-    render_simple(&SimplePage::of_project(project))
+    if !is_package_name(&project.package) {
+        return Ok(None);
+    }
+    Ok(Some(simple_output_of_project(project)))
 }
 
 /// One streamed package's project pages (HTML, then JSON), as [`all_project`] hands them to its
@@ -244,6 +247,11 @@ pub fn render_project(project: &Project) -> Result<Vec<Output>> {
 
 fn simple_output(page: &SimplePage) -> Result<Output> {
     Ok(Output::Write { path: simple_path(&page.package), bytes: direct::simple(page) })
+}
+
+/// The simple page rendered from the project data's own files, not from copies of them.
+fn simple_output_of_project(project: &Project) -> Output {
+    Output::Write { path: simple_path(&project.package), bytes: direct::simple_links(&project.package, &project.simple_links()) }
 }
 
 fn project_outputs(project: &Project) -> Result<[Output; 2]> {
