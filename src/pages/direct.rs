@@ -12,7 +12,7 @@ use percent_encoding::utf8_percent_encode;
 
 use super::{
     data::{Project, SimpleLink, SimplePage},
-    templates::{self, datetime, duration, filesize, HREF_KEEP},
+    templates::{self, datetime, write_duration, write_filesize, HREF_KEEP},
 };
 use crate::error::{Error, Result};
 
@@ -50,6 +50,11 @@ const ENTITY_OF: [u8; 256] = {
 
 /// The `urlpath` filter: a filename as an href path segment (needs no escaping).
 fn urlpath(out: &mut String, filename: &str) {
+    // Most filenames are unreserved characters only: nothing to encode.
+    if filename.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')) {
+        out.push_str(filename);
+        return;
+    }
     for part in utf8_percent_encode(filename, HREF_KEEP) {
         out.push_str(part);
     }
@@ -213,7 +218,7 @@ pub fn project(project: &Project) -> Result<Vec<u8>> {
                 escape(&mut out, &build.abi_tag);
                 out.push_str(if build.status { "</td><td class=\"ok\">ok</td>" } else { "</td><td class=\"failed\">failed</td>" });
                 out.push_str("<td class=\"num\">");
-                escape(&mut out, &duration(build.duration_seconds));
+                write_duration(&mut out, build.duration_seconds);
                 out.push_str("</td><td><time datetime=\"");
                 escape(&mut out, &build.built_at);
                 out.push_str("\">");
@@ -234,7 +239,7 @@ pub fn project(project: &Project) -> Result<Vec<u8>> {
                 out.push_str("\">");
                 escape(&mut out, &file.filename);
                 out.push_str("</a></td><td class=\"num\">");
-                escape(&mut out, &filesize(file.filesize));
+                write_filesize(&mut out, file.filesize);
                 out.push_str("</td><td>");
                 escape(&mut out, &file.abi_tag);
                 out.push_str("</td><td>");

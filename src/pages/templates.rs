@@ -5,7 +5,7 @@
 //! that must not be escaped again (a percent-encoded href) are produced by the filters here, which
 //! only ever emit characters that need no escaping.
 
-use std::sync::LazyLock;
+use std::{fmt::Write as _, sync::LazyLock};
 
 #[cfg(test)]
 use minijinja::context;
@@ -104,38 +104,55 @@ fn urlpath(filename: &str) -> Value {
 /// Bytes, human readable: `999 B`, `1.2 KiB`, `3.4 MiB`, `1.0 GiB`. Integer arithmetic: float
 /// formatting with a precision is slow, and this runs for every file of every page.
 pub(crate) fn filesize(bytes: i64) -> String {
+    let mut out = String::new();
+    write_filesize(&mut out, bytes);
+    out
+}
+
+/// [`filesize`] appended to `out` (digits, `.`, a space and a unit: nothing to escape).
+pub(crate) fn write_filesize(out: &mut String, bytes: i64) {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let Ok(bytes) = u64::try_from(bytes) else {
-        return format!("{bytes} B");
+    // Writing into a String cannot fail.
+    let _ = match u64::try_from(bytes) {
+        Ok(bytes) if bytes >= 1024 => {
+            let mut unit = 1;
+            while unit + 1 < UNITS.len() && bytes >= 1024u64.pow(unit as u32 + 1) {
+                unit += 1;
+            }
+            let scale = u128::from(1024u64.pow(unit as u32));
+            // Tenths of the unit, rounded half up.
+            let tenths = (u128::from(bytes) * 10 + scale / 2) / scale;
+            write!(out, "{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
+        }
+        _ => write!(out, "{bytes} B"),
     };
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut unit = 1;
-    while unit + 1 < UNITS.len() && bytes >= 1024u64.pow(unit as u32 + 1) {
-        unit += 1;
-    }
-    let scale = u128::from(1024u64.pow(unit as u32));
-    // Tenths of the unit, rounded half up.
-    let tenths = (u128::from(bytes) * 10 + scale / 2) / scale;
-    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 /// Seconds, human readable: `0.4 s`, `12 s`, `3 min 5 s`, `2 h 1 min`.
 pub(crate) fn duration(seconds: f64) -> String {
+    let mut out = String::new();
+    write_duration(&mut out, seconds);
+    out
+}
+
+/// [`duration`] appended to `out` (digits, `.`, spaces, units and `?`: nothing to escape).
+pub(crate) fn write_duration(out: &mut String, seconds: f64) {
     if !seconds.is_finite() || seconds < 0.0 {
-        return String::from("?");
+        out.push('?');
+        return;
     }
     let tenths = (seconds * 10.0).round() as u64;
-    if tenths < 100 {
-        return format!("{}.{} s", tenths / 10, tenths % 10);
-    }
-    let whole = seconds.round() as u64;
-    match (whole / 3600, whole % 3600 / 60, whole % 60) {
-        (0, 0, s) => format!("{s} s"),
-        (0, m, s) => format!("{m} min {s} s"),
-        (h, m, _) => format!("{h} h {m} min"),
-    }
+    // Writing into a String cannot fail.
+    let _ = if tenths < 100 {
+        write!(out, "{}.{} s", tenths / 10, tenths % 10)
+    } else {
+        let whole = seconds.round() as u64;
+        match (whole / 3600, whole % 3600 / 60, whole % 60) {
+            (0, 0, s) => write!(out, "{s} s"),
+            (0, m, s) => write!(out, "{m} min {s} s"),
+            (h, m, _) => write!(out, "{h} h {m} min"),
+        }
+    };
 }
 
 /// `2024-01-02T03:04:05Z` → `2024-01-02 03:04 UTC`; anything else unchanged.
