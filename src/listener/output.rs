@@ -236,7 +236,9 @@ impl CheckedDirs {
     }
 
     fn get(&mut self, relative: &Path) -> Option<&CheckedDir> {
-        let index = self.recent.iter().position(|dir| dir.relative == relative)?;
+        // Byte equality: the prefixes are built the same way every time, and `Path`'s own `==`
+        // parses both into components first.
+        let index = self.recent.iter().position(|dir| dir.relative.as_os_str() == relative.as_os_str())?;
         // Most recent first: the top-level directories, used by every page, stay.
         self.recent[..=index].rotate_right(1);
         self.recent.first()
