@@ -4,7 +4,7 @@
 
 use std::{
     fs,
-    os::unix::process::CommandExt,
+    os::unix::{fs::PermissionsExt, process::CommandExt},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
 };
@@ -16,6 +16,8 @@ pub struct ListenerProcess {
     child: Child,
     log: PathBuf,
     _log_dir: tempfile::TempDir,
+    /// A copy of the binary another user can run (see [`ListenerProcess::start_with`]).
+    _program_dir: Option<tempfile::TempDir>,
 }
 
 /// Settings for a listener process beyond the test defaults.
@@ -40,7 +42,19 @@ impl ListenerProcess {
         let log_dir = tempfile::Builder::new().prefix("piw-listener-log-").tempdir().expect("log dir");
         let log = log_dir.path().join("stderr.log");
         let stderr = fs::File::create(&log).expect("log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_piw-listener"));
+        // Run as another user, the listener binary must be reachable by that user: a checkout
+        // under a private directory (`mktemp -d` makes them 0700) is not. Such a listener runs
+        // from a copy in a directory anyone can traverse.
+        let program_dir = spawn.user.map(|_| {
+            let dir = tempfile::Builder::new().prefix("piw-listener-bin-").tempdir().expect("program dir");
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod program dir");
+            let copy = dir.path().join("piw-listener");
+            fs::copy(env!("CARGO_BIN_EXE_piw-listener"), &copy).expect("copy piw-listener");
+            fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod piw-listener");
+            dir
+        });
+        let program = program_dir.as_ref().map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_piw-listener")), |dir| dir.path().join("piw-listener"));
+        let mut command = Command::new(program);
         command
             .arg("--dsn")
             .arg(db.dsn())
@@ -68,8 +82,19 @@ impl ListenerProcess {
                 });
             }
         }
-        let child = command.spawn().expect("start piw-listener");
-        ListenerProcess { child, log, _log_dir: log_dir }
+        // A just-written copy can be busy (ETXTBSY) while a process another test forked at that
+        // moment still holds its write descriptor; that child's exec closes it.
+        let mut attempts = 0;
+        let child = loop {
+            match command.spawn() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempts < 10_000 => {
+                    attempts += 1;
+                    std::thread::yield_now();
+                }
+                spawned => break spawned.expect("start piw-listener"),
+            }
+        };
+        ListenerProcess { child, log, _log_dir: log_dir, _program_dir: program_dir }
     }
 
     pub fn pid(&self) -> u32 {
