@@ -50,11 +50,6 @@ const ENTITY_OF: [u8; 256] = {
 
 /// The `urlpath` filter: a filename as an href path segment (needs no escaping).
 fn urlpath(out: &mut String, filename: &str) {
-    // Most filenames are unreserved characters only: nothing to encode.
-    if filename.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')) {
-        out.push_str(filename);
-        return;
-    }
     for part in utf8_percent_encode(filename, HREF_KEEP) {
         out.push_str(part);
     }
