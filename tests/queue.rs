@@ -48,6 +48,21 @@ async fn requests_from_separate_transactions_coalesce_into_one_claim() {
 }
 
 #[tokio::test]
+async fn a_packages_index_request_is_one_row_and_becomes_its_simple_and_project_jobs() {
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("INSERT INTO piw.packages (package) VALUES ('foo')").await.unwrap();
+    clear_jobs(&client).await;
+    client.batch_execute("CALL piw.rebuild('index', 'foo'); CALL piw.rebuild('project', 'foo')").await.unwrap();
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.requests").await, 2, "one row per call");
+    assert_eq!(status(&client).await, (2, 0, 0, true), "pending counts the pages: foo's simple and project");
+
+    let mut kinds: Vec<String> = claim(&client, "piw.claim_jobs('L1')").await.into_iter().map(|c| c.1).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["project", "simple"], "the project page requested twice is one job");
+    assert_eq!(status(&client).await, (0, 2, 0, false));
+}
+
+#[tokio::test]
 async fn requests_in_one_transaction_become_one_job_per_target() {
     let (_db, mut client) = empty_queue().await;
     let transaction = client.transaction().await.unwrap();

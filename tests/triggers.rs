@@ -119,7 +119,7 @@ async fn bulk_insert_in_one_statement_queues_each_target_once() {
         .await
         .unwrap();
     assert_eq!(inserted, 1000);
-    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.requests").await, 6, "one request per target");
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.requests").await, 4, "one request per package (index) and per site page");
     assert_eq!(queued(&client).await, page_jobs(&["bar", "foo"], false));
 }
 

@@ -1,13 +1,15 @@
 -- _page_targets: the pages that show a set of packages: their simple and project pages, home, search.
+--
+-- A package's two pages are one target, 'index' (piw.claim_jobs makes a job of each page): half
+-- as many request rows for every row change that touches packages.
 CREATE OR REPLACE FUNCTION piw._page_targets(packages text[], with_root boolean DEFAULT false)
 RETURNS piw.job_target[]
 LANGUAGE sql IMMUTABLE
 AS $$
     SELECT coalesce(array_agg(pages.t ORDER BY pages.kind, pages.package), '{}')
       FROM (
-            SELECT ROW(k.kind, p.package, '')::piw.job_target AS t, k.kind, p.package
+            SELECT ROW('index', p.package, '')::piw.job_target AS t, 'index', p.package
               FROM unnest(_page_targets.packages) AS p(package)
-             CROSS JOIN (VALUES ('simple'), ('project')) AS k(kind)
              WHERE p.package IS NOT NULL
             UNION
             SELECT ROW(g.kind, '', '')::piw.job_target, g.kind, ''
@@ -17,4 +19,4 @@ AS $$
            ) AS pages(t, kind, package)
 $$;
 
-COMMENT ON FUNCTION piw._page_targets(text[], boolean) IS 'internal: job targets for the pages that show these packages (simple and project pages, home, search; with_root adds the simple root index); none for an empty array';
+COMMENT ON FUNCTION piw._page_targets(text[], boolean) IS 'internal: request targets for the pages that show these packages (index: their simple and project pages; home, search; with_root adds the simple root index); none for an empty array';

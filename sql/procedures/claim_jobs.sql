@@ -50,10 +50,13 @@ BEGIN
         WITH moved AS (
             DELETE FROM piw.requests r
             RETURNING r.kind, r.package, r.filename, r.requested_at),
+        -- A request of kind 'index' (piw.rebuild, the triggers) stands for a package's simple and
+        -- project pages: a job for each.
         targets AS (
-            SELECT m.kind, m.package, m.filename, min(m.requested_at) AS requested_at
+            SELECT k.kind, m.package, m.filename, min(m.requested_at) AS requested_at
               FROM moved m
-             GROUP BY m.kind, m.package, m.filename),
+             CROSS JOIN LATERAL unnest(piw._request_kinds(m.kind)) AS k (kind)
+             GROUP BY k.kind, m.package, m.filename),
         folded AS (
             UPDATE piw.jobs j
                SET created_at = least(j.created_at, t.requested_at)

@@ -13,8 +13,9 @@ BEGIN
     SELECT (SELECT count(*) FROM (SELECT j.kind, j.package, j.filename
                                     FROM piw.jobs j WHERE j.state = 'pending'
                                    UNION
-                                   SELECT r.kind, r.package, r.filename
-                                     FROM piw.requests r) AS targets),
+                                   SELECT k.kind, r.package, r.filename
+                                     FROM piw.requests r
+                                    CROSS JOIN LATERAL unnest(piw._request_kinds(r.kind)) AS k (kind)) AS targets),
            (SELECT count(*) FROM piw.jobs j WHERE j.state = 'running'),
            (SELECT count(*) FROM piw.jobs j WHERE j.state = 'failed'),
            clock_timestamp() - least((SELECT min(j.created_at) FROM piw.jobs j WHERE j.state = 'pending'),

@@ -56,11 +56,13 @@ pub async fn clear_jobs(client: &impl GenericClient) {
 }
 
 /// The targets waiting to be done (requested, or pending jobs) as (kind, package, filename),
-/// sorted, each once: what the listener will do.
+/// sorted, each once: what the listener will do (a request for a package's `index` is its
+/// `simple` and `project` jobs).
 pub async fn queued(client: &impl GenericClient) -> Vec<(String, String, String)> {
     client
         .query(
-            "SELECT kind, package, filename FROM piw.requests
+            "SELECT k.kind, r.package, r.filename
+               FROM piw.requests r CROSS JOIN LATERAL unnest(piw._request_kinds(r.kind)) AS k (kind)
               UNION
              SELECT kind, package, filename FROM piw.jobs WHERE state = 'pending'
               ORDER BY 1, 2, 3",
