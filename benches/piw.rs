@@ -780,9 +780,9 @@ async fn call_window(
     })
 }
 
-/// Admin calls while the listener is frozen (SIGSTOP) and a stand-in row in `piw.listeners` says a
-/// listener is awake: the procedure's own cost, without the listener's share of the cores. Then
-/// the listener is thawed, woken and waited for.
+/// Admin calls while the listener is frozen (SIGSTOP) and a stand-in session says a listener is
+/// awake (holds the awake lock, as a listener's heartbeat does): the procedure's own cost, without
+/// the listener's share of the cores. Then the listener is thawed, woken and waited for.
 async fn paused_window(
     site: &Site,
     clients: &[Client],
@@ -790,13 +790,13 @@ async fn paused_window(
     packages: &Arc<Vec<String>>,
     notifications: &AtomicU64,
 ) -> Res<CallRun> {
-    site.client
-        .execute("INSERT INTO piw.listeners (listener_id, awake, seen_at) VALUES ('bench-stand-in', true, now() + interval '1 hour')", &[])
-        .await?;
+    let stand_in = piw::db::connect_with(&site.config).await?;
+    stand_in.batch_execute("SELECT piw.listener_heartbeat('bench-stand-in', true)").await?;
     site.listener().signal(libc::SIGSTOP);
     let run = call_window(site, clients, CallKind::Rebuild, window, packages, notifications).await;
     site.listener().signal(libc::SIGCONT);
-    site.client.batch_execute("DELETE FROM piw.listeners WHERE listener_id = 'bench-stand-in'; NOTIFY piw_jobs").await?;
+    stand_in.batch_execute("SELECT piw.listener_leave('bench-stand-in')").await?;
+    site.client.batch_execute("NOTIFY piw_jobs").await?;
     let run = run?;
     site.drained(Duration::from_millis(5), Duration::from_secs(600)).await?;
     Ok(run)
@@ -1051,7 +1051,7 @@ async fn run(args: Args) -> Res<()> {
     for &callers in &scale.callers {
         // Admin calls, the listener catching up, INSERTs (and at 16 callers the admin calls with
         // the listener frozen: what the procedure costs beside an INSERT when no listener shares
-        // the cores; a stand-in row says "awake", so no NOTIFY), round after round.
+        // the cores; a stand-in session says "awake", so no NOTIFY), round after round.
         let slice = scale.window / scale.rounds;
         let (mut admins, mut inserts, mut frozen) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..scale.rounds {

@@ -155,10 +155,17 @@ async fn work_counted_on_a_listener_killed_while_awake_is_done_by_another() {
     })
     .await;
 
-    // What a listener killed while draining leaves: a fresh "awake" mark that enqueuers trust, so
-    // they skip NOTIFY; the living listener sleeps and its fallback poll is an hour away.
-    client.batch_execute("INSERT INTO piw.listeners (listener_id, awake) VALUES ('ghost-1-0000', true)").await.unwrap();
+    // A listener killed while draining: awake (its session holds the awake lock) when a change
+    // is queued, so the change skips NOTIFY; then it dies. The living listener sleeps and its
+    // fallback poll is an hour away.
+    let ghost = db.connect().await;
+    ghost.batch_execute("SELECT piw.listener_heartbeat('ghost-1-0000', true)").await.unwrap();
+    let mut heard = support::fixtures::Listener::start(&db.config).await;
     client.execute("UPDATE piw.packages SET description = 'after the ghost' WHERE package = 'pkg-1'", &[]).await.unwrap();
+    client.batch_execute("SELECT pg_notify('piw_jobs', 'marker')").await.unwrap();
+    assert_eq!(heard.next().await.1, "marker", "the change counted on the ghost and sent no NOTIFY");
+    let ghost_pid: i32 = ghost.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    client.execute("SELECT pg_terminate_backend($1)", &[&ghost_pid]).await.unwrap();
     support::daemon::drained(&client).await;
     listener.stop().await;
     assert_eq!(bulk::pages_containing(root, "after the ghost"), 1);

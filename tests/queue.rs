@@ -1,8 +1,8 @@
 //! The durable queue in SQL: coalescing, leases, failures and retries, and the NOTIFY that wakes
-//! listeners (skipped while a listener says it is awake).
+//! listeners (skipped while a listener is awake: holds the awake lock on its session).
 mod support;
 
-use support::{fixtures::*, TestDb};
+use support::{fixtures::*, wait_until, TestDb};
 use tokio_postgres::Client;
 
 async fn empty_queue() -> (TestDb, Client) {
@@ -303,6 +303,39 @@ async fn enqueue_skips_notify_while_a_listener_is_awake() {
     listener.client.batch_execute("SELECT piw.listener_heartbeat('L1', true); SELECT piw.listener_leave('L1')").await.unwrap();
     client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
     assert_eq!(listener.next().await.1, "");
+}
+
+#[tokio::test]
+async fn awake_is_the_awake_lock_of_a_live_session_not_a_row() {
+    let (db, client) = empty_queue().await;
+    let mut listener = Listener::start(&db.config).await;
+    let other = db.connect().await;
+
+    // A row that says awake, with no session holding the awake lock behind it: enqueuers notify.
+    client.batch_execute("INSERT INTO piw.listeners (listener_id, awake) VALUES ('ghost-1-0000', true)").await.unwrap();
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    assert_eq!(listener.next().await.1, "", "a mark alone is not a listener awake");
+
+    // A listener awake on its own session: enqueuers skip NOTIFY, whatever their isolation level ...
+    let awake = db.connect().await;
+    awake.batch_execute("SELECT piw.listener_heartbeat('L1', true)").await.unwrap();
+    client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; CALL piw.rebuild('home'); COMMIT").await.unwrap();
+    client.batch_execute("INSERT INTO piw.packages (package) VALUES ('foo')").await.unwrap();
+    other.batch_execute("SELECT pg_notify('piw_jobs', 'marker 1')").await.unwrap();
+    assert_eq!(listener.next().await.1, "marker 1", "no wake-up while L1 is awake");
+    // ... its periodic heartbeats keep it so ...
+    awake.batch_execute("SELECT piw.listener_heartbeat('L1', true); SELECT piw.listener_heartbeat('L1', true)").await.unwrap();
+    assert_eq!(scalar(&awake, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").await, 1);
+
+    // ... until its session ends, killed: the next enqueuer notifies at once.
+    let pid: i32 = awake.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    client.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
+    wait_until("the session to end", std::time::Duration::from_secs(30), || async {
+        scalar(&client, &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}")).await == 0
+    })
+    .await;
+    client.batch_execute("CALL piw.rebuild('search')").await.unwrap();
+    assert_eq!(listener.next().await.1, "", "a dead listener is not awake");
 }
 
 #[tokio::test]

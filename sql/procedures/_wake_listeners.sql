@@ -5,29 +5,34 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     -- NOTIFY takes a cluster-wide lock at commit, so transactions that notify commit one at a time.
-    -- When a listener is awake we skip it, holding the wake lock (advisory key 1885959938, 0 =
-    -- 0x70697702) shared until we commit instead: shared holders never wait for each other and
-    -- nothing is written. A listener going to sleep first records that, then takes the lock
-    -- exclusively (piw.listener_heartbeat), so it waits for every enqueuer that may have seen it
-    -- awake, and then reads the queue once more and finds their work. The lock comes before the
-    -- read: an enqueuer that gets it after a listener's sleep sees that listener asleep.
-    -- A transaction that reads from an older snapshot (REPEATABLE READ, SERIALIZABLE) could see a
-    -- listener awake that has since gone to sleep: it always notifies. A listener that stopped
-    -- heartbeating does not count as awake.
-    IF current_setting('transaction_isolation') = 'read committed' THEN
-        -- Tried first as a plain expression: a PERFORM starts an executor. piw.rebuild makes
-        -- this same decision written out (keep the two alike).
-        IF NOT pg_try_advisory_xact_lock_shared(1885959938, 0) THEN
-            PERFORM pg_advisory_xact_lock_shared(1885959938, 0);
-        END IF;
-        IF EXISTS (SELECT 1 FROM piw.listeners l
-                    WHERE l.awake
-                      AND l.seen_at > now() - interval '30 seconds') THEN
-            RETURN;
-        END IF;
+    -- We skip it while a listener is awake. An awake listener holds the awake lock (advisory key
+    -- (1885959938, 1)) shared on its session (piw.listener_heartbeat): the look below reads no
+    -- table and needs no snapshot, so it holds at every isolation level, and a listener that dies
+    -- lets go of the lock with its session.
+    --
+    -- The wake lock (1885959938, 0) first, shared until we commit: a listener going to sleep lets
+    -- go of the awake lock, then takes the wake lock exclusively, so it waits for every enqueuer
+    -- that may have seen it awake and then reads the queue once more. An enqueuer that gets the
+    -- wake lock after that sees the listener asleep. Shared holders never wait for each other and
+    -- nothing is written.
+    --
+    -- Then the look, which never waits. The awake lock taken exclusively means nobody holds it:
+    -- no listener is awake, so we notify (it is let go in the same expression, so that no error
+    -- can come between and leave it held by our session). Otherwise we take it shared until we
+    -- commit and skip NOTIFY: it is held shared by an awake listener, or by enqueuers that
+    -- counted on one, which, going to sleep, waits for them and for us. Shared fails only while
+    -- another enqueuer holds it exclusively for its own look: we notify as it does.
+    --
+    -- Plain expressions, not PERFORMs, where the answer is the common one: a PERFORM starts an
+    -- executor. piw.rebuild makes this same decision written out (keep the two alike).
+    IF NOT pg_try_advisory_xact_lock_shared(1885959938, 0) THEN
+        PERFORM pg_advisory_xact_lock_shared(1885959938, 0);
     END IF;
-    PERFORM pg_notify('piw_jobs', '');
+    IF (CASE WHEN pg_try_advisory_lock(1885959938, 1) THEN pg_advisory_unlock(1885959938, 1)
+             ELSE NOT pg_try_advisory_xact_lock_shared(1885959938, 1) END) THEN
+        PERFORM pg_notify('piw_jobs', '');
+    END IF;
 END
 $$;
 
-COMMENT ON FUNCTION piw._wake_listeners() IS 'internal: NOTIFY piw_jobs, unless an awake listener is certain to see this transaction''s work without it (the transaction then holds the wake lock, advisory key (1885959938, 0), shared until it ends)';
+COMMENT ON FUNCTION piw._wake_listeners() IS 'internal: NOTIFY piw_jobs, unless a listener is awake (holds the awake lock, advisory key (1885959938, 1), shared): the transaction then holds that lock and the wake lock, (1885959938, 0), shared until it ends, so that the listener, going to sleep, waits for it';

@@ -6,8 +6,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_was_awake boolean;
-    v_dead      integer;
+    v_was_awake  boolean;
+    v_holds_lock boolean;
+    v_lock_timeout text;
+    v_dead       integer;
 BEGIN
     UPDATE piw.jobs j
        SET locked_until = now() + listener_heartbeat.lease
@@ -19,18 +21,46 @@ BEGIN
     VALUES (listener_heartbeat.listener, coalesce(listener_heartbeat.awake, false), now())
         ON CONFLICT (listener_id) DO UPDATE
        SET awake = excluded.awake, seen_at = excluded.seen_at;
-    IF coalesce(v_was_awake, false) AND NOT coalesce(listener_heartbeat.awake, false) THEN
-        -- Going to sleep waits here for every enqueuer that may have seen us awake and skipped
-        -- NOTIFY (they hold the wake lock shared until they end); the listener then reads the
-        -- queue once more and finds their work. Enqueuers that come after this see us asleep.
-        PERFORM pg_advisory_xact_lock(1885959938, 0);
+
+    -- Awake is what enqueuers look at: this session holding the awake lock (advisory key
+    -- (1885959938, 1)) shared; see piw._wake_listeners. A session-level lock: it stays after this
+    -- call, until a call that says asleep (or piw.listener_leave) on the same session lets go of
+    -- it, or the session ends (a listener that dies stops counting as awake at once).
+    v_holds_lock := piw._holds_awake_lock();
+    IF coalesce(listener_heartbeat.awake, false) THEN
+        IF NOT v_holds_lock THEN
+            -- Enqueuers hold it exclusively for an instant, to look: wait for that, not longer.
+            -- Without the lock this time enqueuers notify (which is always safe); the next
+            -- heartbeat tries again.
+            v_lock_timeout := current_setting('lock_timeout');
+            BEGIN
+                PERFORM set_config('lock_timeout', '1s', true);
+                PERFORM pg_advisory_lock_shared(1885959938, 1);
+                PERFORM set_config('lock_timeout', v_lock_timeout, true);
+            EXCEPTION WHEN lock_not_available THEN
+                RAISE WARNING 'listener % could not take the awake lock: enqueuers notify meanwhile', listener_heartbeat.listener;
+            END;
+        END IF;
+    ELSE
+        IF v_holds_lock THEN
+            PERFORM pg_advisory_unlock_shared(1885959938, 1);
+        END IF;
+        IF coalesce(v_was_awake, false) OR v_holds_lock THEN
+            -- Going to sleep waits here for every enqueuer that may have seen us awake and skipped
+            -- NOTIFY (they hold the wake lock, (1885959938, 0), shared until they end); the
+            -- listener then reads the queue once more and finds their work. Enqueuers that come
+            -- after this see us asleep.
+            PERFORM pg_advisory_xact_lock(1885959938, 0);
+        END IF;
     END IF;
-    -- A listener killed while awake never reads the queue again, yet enqueuers skip NOTIFY on its
-    -- account until its mark goes stale. One silent for a whole lease (listeners of one site share
-    -- their settings; heartbeats come at least three times a lease) is taken for dead: its mark is
-    -- cleared once no enqueuer is between reading it and committing (the wake lock is free; a
-    -- heartbeat never waits for one: it tries again next time), and NOTIFY wakes the living to
-    -- read the queue: the work counted on the dead is visible by then.
+
+    -- A listener killed while awake lets go of the awake lock with its session, so enqueuers
+    -- notify again at once; but the work of those that counted on it just before is seen by
+    -- nobody, until a listener reads the queue. One silent for a whole lease (listeners of one
+    -- site share their settings; heartbeats come at least three times a lease) is taken for dead:
+    -- its mark is cleared once no enqueuer is between its look and its commit (the wake lock is
+    -- free; a heartbeat never waits for one: it tries again next time), and NOTIFY wakes the
+    -- living to read the queue: the work counted on the dead is visible by then.
     IF EXISTS (SELECT 1 FROM piw.listeners d
                 WHERE d.awake
                   AND d.listener_id <> listener_heartbeat.listener
@@ -56,4 +86,4 @@ END
 $$;
 
 COMMENT ON FUNCTION piw.listener_heartbeat(text, boolean, interval) IS
-'For listeners: record that listener is alive and whether it is awake (draining the queue; enqueuers then skip NOTIFY), and extend the leases of its running jobs by lease. Setting awake to false waits for transactions that counted on it, so the listener must read the queue once more afterwards. A listener silent for a whole lease (at most 30 seconds) no longer counts as awake, and NOTIFY then wakes the others.';
+'For listeners: record that listener is alive and whether it is awake (draining the queue: enqueuers then skip NOTIFY), and extend the leases of its running jobs by lease. Awake takes the awake lock (advisory key (1885959938, 1)) shared on this session, for as long as the session lasts: a listener makes every call of its own on one session. Asleep lets go of it and waits for transactions that counted on it, so the listener must read the queue once more afterwards. A listener silent for a whole lease (at most 30 seconds) is taken for dead, and NOTIFY then wakes the others.';

@@ -9,13 +9,14 @@ pub mod backoff;
 pub mod executor;
 mod notifier;
 pub mod output;
+mod presence;
 mod work;
 
 use std::{collections::VecDeque, path::PathBuf, sync::Arc, time::Duration};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::{
-    sync::{Mutex, Notify},
+    sync::Notify,
     task::JoinSet,
 };
 use tokio_postgres::{Config, NoTls};
@@ -25,6 +26,7 @@ use self::{
     backoff::{delay_for, Backoff},
     executor::Executor,
     output::OutputDir,
+    presence::Presence,
     work::Work,
 };
 use crate::{
@@ -90,12 +92,11 @@ impl ListenerOptions {
 
 /// One running listener.
 struct Listener {
-    id: String,
     pool: Pool,
     executor: Executor,
     options: ListenerOptions,
-    /// Whether we told the database we are awake; the lock also orders heartbeats.
-    awake: Mutex<bool>,
+    /// Our heartbeats, and whether we are awake.
+    presence: Presence,
     cancel: CancellationToken,
 }
 
@@ -127,15 +128,9 @@ pub async fn run(mut config: Config, options: ListenerOptions, cancel: Cancellat
     // supervisor backs off and tries again with fresh connections.
     let manager = Manager::from_config(without_jit(&config), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager).max_size(options.workers + 2).build().map_err(|e| Error::Pool(e.to_string()))?;
-    let listener = Arc::new(Listener {
-        id: listener_id(),
-        pool,
-        executor: Executor::new(output),
-        options,
-        awake: Mutex::new(false),
-        cancel: cancel.clone(),
-    });
-    tracing::info!("listener {} writing to {}", listener.id, listener.executor.output().root().display());
+    let presence = Presence::new(listener_id(), &config, options.lease);
+    let listener = Arc::new(Listener { pool, executor: Executor::new(output), options, presence, cancel: cancel.clone() });
+    tracing::info!("listener {} writing to {}", listener.presence.id(), listener.executor.output().root().display());
 
     let wake = Arc::new(Notify::new());
     let notifier = tokio::spawn(notifier::run(config, wake.clone(), cancel.clone()));
@@ -144,15 +139,10 @@ pub async fn run(mut config: Config, options: ListenerOptions, cancel: Cancellat
 
     let _ = notifier.await;
     let _ = heartbeat.await;
-    match listener.client().await {
-        Ok(client) => {
-            if let Err(e) = queue::leave(&**client, &listener.id).await {
-                tracing::warn!("could not hand back unfinished jobs (their lease will expire): {e}");
-            }
-        }
-        Err(e) => tracing::warn!("could not hand back unfinished jobs (their lease will expire): {e}"),
+    if let Err(e) = listener.presence.leave().await {
+        tracing::warn!("could not hand back unfinished jobs (their lease will expire): {e}");
     }
-    tracing::info!("listener {} stopped", listener.id);
+    tracing::info!("listener {} stopped", listener.presence.id());
     Ok(())
 }
 
@@ -203,7 +193,7 @@ impl Listener {
     /// more (see `piw.listener_heartbeat`).
     async fn drain(self: &Arc<Self>, release_first: bool) -> Result<Option<Duration>> {
         if release_first {
-            queue::leave(&**self.client().await?, &self.id).await?;
+            self.presence.leave().await?;
         }
         let workers = self.options.workers.max(1);
         let mut running: JoinSet<Result<()>> = JoinSet::new();
@@ -234,7 +224,7 @@ impl Listener {
             self.start_ready(&mut running, &mut ready, workers);
             if claimed > 0 && !awake {
                 // After the jobs have started: this is not on their way.
-                if let Err(e) = self.set_awake(true).await {
+                if let Err(e) = self.presence.set_awake(true).await {
                     break Err(e);
                 }
                 awake = true;
@@ -258,7 +248,7 @@ impl Listener {
                 idle_since = None;
                 // Going to sleep waits for every enqueuer that skipped NOTIFY because we were
                 // awake; their work is visible to the claim that follows.
-                if let Err(e) = self.set_awake(false).await {
+                if let Err(e) = self.presence.set_awake(false).await {
                     break Err(e);
                 }
                 awake = false;
@@ -338,7 +328,7 @@ impl Listener {
         };
         let client = self.client().await?;
         let statement = client.prepare_cached(queue::CLAIM_SQL).await?;
-        queue::claim_with(&**client, &statement, &self.id, options).await
+        queue::claim_with(&**client, &statement, self.presence.id(), options).await
     }
 
     /// Carry out a claimed job (or a pair run as one, see [`Work`]) and record the outcome of
@@ -384,7 +374,7 @@ impl Listener {
             Ok(effect) => {
                 tracing::debug!(job = job.id, kind = %job.kind, ?effect, ms = started.elapsed().as_secs_f64() * 1000.0, "done");
                 let statement = client.prepare_cached(queue::COMPLETE_SQL).await?;
-                if !queue::complete_with(&**client, &statement, &self.id, job.id).await? {
+                if !queue::complete_with(&**client, &statement, self.presence.id(), job.id).await? {
                     tracing::warn!("job {} ({}) was done after its lease passed to another listener", job.id, job.kind);
                 }
             }
@@ -402,18 +392,9 @@ impl Listener {
                     ),
                     None => tracing::error!("job {} ({}) failed for good after {} attempts: {e}", job.id, job.kind, job.attempts),
                 }
-                queue::fail(&**client, &self.id, job.id, &e.to_string(), retry_in).await?;
+                queue::fail(&**client, self.presence.id(), job.id, &e.to_string(), retry_in).await?;
             }
         }
-        Ok(())
-    }
-
-    async fn set_awake(&self, awake: bool) -> Result<()> {
-        let mut state = self.awake.lock().await;
-        let client = self.client().await?;
-        let statement = client.prepare_cached(queue::HEARTBEAT_SQL).await?;
-        queue::heartbeat_with(&**client, &statement, &self.id, awake, self.options.lease).await?;
-        *state = awake;
         Ok(())
     }
 
@@ -434,13 +415,7 @@ async fn heartbeat_loop(listener: Arc<Listener>) {
             _ = tick.tick() => {}
             () = listener.cancel.cancelled() => return,
         }
-        let state = listener.awake.lock().await;
-        let result = match listener.client().await {
-            Ok(client) => queue::heartbeat(&**client, &listener.id, *state, listener.options.lease).await,
-            Err(e) => Err(e),
-        };
-        drop(state);
-        if let Err(e) = result {
+        if let Err(e) = listener.presence.beat().await {
             tracing::debug!("heartbeat failed: {e}");
         }
     }
