@@ -45,6 +45,12 @@ fn seconds(value: f64, name: &str) -> Result<Duration, CliError> {
         .ok_or_else(|| CliError::Failed(piw::Error::Usage(format!("--{name} must be a positive number of seconds"))))
 }
 
+/// mimalloc rather than glibc's malloc: a streamed rebuild allocates each package's rows on a
+/// runtime thread and frees them on a writer thread, where glibc's arenas spent a tenth of the
+/// listener's time (`perf`). Callgrind, user-space instructions per small rebuild: 724M → 611M.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
