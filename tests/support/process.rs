@@ -114,6 +114,14 @@ impl ListenerProcess {
 
     /// SIGTERM, and wait for a clean exit (status 0).
     pub fn stop(mut self) {
+        // A SIGTERM before the listener handles it (a process just started, whose queue was
+        // drained already) would kill it, not stop it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !handles_sigterm(self.child.id()) {
+            assert!(self.is_running(), "piw-listener exited before it was stopped; its log:\n{}", self.log());
+            assert!(std::time::Instant::now() < deadline, "piw-listener does not handle SIGTERM; its log:\n{}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         // SAFETY: plain kill(2) on our own child.
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
@@ -126,6 +134,17 @@ impl ListenerProcess {
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// Whether process `pid` has a handler for SIGTERM (its bit in the `SigCgt` mask of
+/// /proc/PID/status).
+fn handles_sigterm(pid: u32) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
 }
 
 impl Drop for ListenerProcess {
