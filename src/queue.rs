@@ -149,7 +149,9 @@ pub async fn fail(client: &impl GenericClient, listener: &str, job_id: i64, erro
         .get(0))
 }
 
-/// `piw.listener_heartbeat`: alive, awake or not, leases extended by `lease`.
+/// `piw.listener_heartbeat`: alive, awake or not, leases extended by `lease`. Awake takes the
+/// awake lock on this session and asleep lets go of it on this session: a listener makes all its
+/// heartbeats on one session (a listener's own do: see `listener::presence`).
 pub async fn heartbeat(client: &impl GenericClient, listener: &str, awake: bool, lease: Duration) -> Result<()> {
     heartbeat_with(client, HEARTBEAT_SQL, listener, awake, lease).await
 }
@@ -163,7 +165,8 @@ where
     Ok(())
 }
 
-/// `piw.listener_leave`: unfinished jobs go back to the queue.
+/// `piw.listener_leave`: unfinished jobs go back to the queue; on the session of the listener's
+/// heartbeats, its awake lock is let go.
 pub async fn leave(client: &impl GenericClient, listener: &str) -> Result<()> {
     client.execute("SELECT piw.listener_leave($1)", &[&listener]).await?;
     Ok(())

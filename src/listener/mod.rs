@@ -210,9 +210,21 @@ impl Listener {
             if self.cancel.is_cancelled() {
                 break Ok(false);
             }
-            // A new claim only when the last batch has started and a slot is free.
+            // A new claim only when the last batch has started and a slot is free. While jobs run,
+            // only when something is there to claim: a claim costs the server a millisecond (it
+            // moves the request log, looks for lost leases, plans afresh), the look a thirtieth of
+            // that, and a full rebuild's pass looks a dozen times with a slot free.
             let mut claimed = 0;
-            if ready.is_empty() && running.len() < workers {
+            let may_claim = ready.is_empty() && running.len() < workers;
+            let worth_claiming = if may_claim && !running.is_empty() {
+                match self.any_due().await {
+                    Ok(due) => due,
+                    Err(e) => break Err(e),
+                }
+            } else {
+                may_claim
+            };
+            if worth_claiming {
                 last_claim = std::time::Instant::now();
                 let jobs = match self.claim(workers * CLAIM_BATCH_PER_WORKER).await {
                     Ok(jobs) => jobs,
@@ -311,13 +323,18 @@ impl Listener {
                 () = tokio::time::sleep(BUSY_POLL_MIN) => {}
                 () = self.cancel.cancelled() => return Ok(true),
             }
-            let client = self.client().await?;
-            let statement = client.prepare_cached(queue::ANY_DUE_SQL).await?;
-            if client.query_one(&statement, &[]).await?.get::<_, bool>(0) {
+            if self.any_due().await? {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// Whether a claim now would find anything: a request waiting or a pending job due.
+    async fn any_due(&self) -> Result<bool> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(queue::ANY_DUE_SQL).await?;
+        Ok(client.query_one(&statement, &[]).await?.get::<_, bool>(0))
     }
 
     async fn claim(&self, max_jobs: usize) -> Result<Vec<Job>> {
