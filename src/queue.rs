@@ -149,20 +149,21 @@ pub async fn fail(client: &impl GenericClient, listener: &str, job_id: i64, erro
         .get(0))
 }
 
-/// `piw.listener_heartbeat`: alive, awake or not, leases extended by `lease`. Awake takes the
-/// awake lock on this session and asleep lets go of it on this session: a listener makes all its
-/// heartbeats on one session (a listener's own do: see `listener::presence`).
-pub async fn heartbeat(client: &impl GenericClient, listener: &str, awake: bool, lease: Duration) -> Result<()> {
+/// `piw.listener_heartbeat`: alive, awake or not, leases extended by `lease`; whether the
+/// listener is awake now (asking to sleep while a transaction that counted on it is open leaves
+/// it awake). Awake takes the awake lock on this session and asleep lets go of it on this
+/// session: a listener makes all its heartbeats on one session (a listener's own do: see
+/// `listener::presence`).
+pub async fn heartbeat(client: &impl GenericClient, listener: &str, awake: bool, lease: Duration) -> Result<bool> {
     heartbeat_with(client, HEARTBEAT_SQL, listener, awake, lease).await
 }
 
 /// [`heartbeat`] through `statement`: [`HEARTBEAT_SQL`], as text or prepared on this connection.
-pub async fn heartbeat_with<S>(client: &impl GenericClient, statement: &S, listener: &str, awake: bool, lease: Duration) -> Result<()>
+pub async fn heartbeat_with<S>(client: &impl GenericClient, statement: &S, listener: &str, awake: bool, lease: Duration) -> Result<bool>
 where
     S: ?Sized + ToStatement + Sync + Send,
 {
-    client.execute(statement, &[&listener, &awake, &lease.as_secs_f64()]).await?;
-    Ok(())
+    Ok(client.query_one(statement, &[&listener, &awake, &lease.as_secs_f64()]).await?.get(0))
 }
 
 /// `piw.listener_leave`: unfinished jobs go back to the queue; on the session of the listener's

@@ -258,12 +258,13 @@ impl Listener {
                     Err(e) => break Err(e),
                 }
                 idle_since = None;
-                // Going to sleep waits for every enqueuer that skipped NOTIFY because we were
-                // awake; their work is visible to the claim that follows.
-                if let Err(e) = self.presence.set_awake(false).await {
-                    break Err(e);
+                // Asleep once every enqueuer that skipped NOTIFY because we were awake has
+                // committed: their work is visible to the claim that follows. While one has not,
+                // we stay awake and linger again.
+                match self.presence.set_awake(false).await {
+                    Ok(still_awake) => awake = still_awake,
+                    Err(e) => break Err(e),
                 }
-                awake = false;
                 continue;
             }
             // Wait for a job to finish; with a slot free (the last claim had too little for

@@ -50,24 +50,19 @@ impl Presence {
         &self.id
     }
 
-    /// Say whether we are awake. Going to sleep waits for every enqueuer that counted on us being
-    /// awake: read the queue once more afterwards, and their work is there.
-    pub async fn set_awake(&self, awake: bool) -> Result<()> {
+    /// Say whether we are awake; returns whether we are. Asleep is refused (we stay awake) while
+    /// a transaction that counted on us being awake is open: try again later. Once asleep, read
+    /// the queue once more: the work of every enqueuer that counted on us is there.
+    pub async fn set_awake(&self, awake: bool) -> Result<bool> {
         let mut state = self.state.lock().await;
-        let outcome = self.heartbeat(&mut state, awake).await;
-        // Whatever happened, a failed call leaves no awake lock behind (its session is gone):
-        // asleep is what the database is told next.
-        state.awake = awake && outcome.is_ok();
-        outcome
+        self.heartbeat(&mut state, awake).await
     }
 
     /// The periodic heartbeat: alive, as awake as we last said, and our leases extended.
     pub async fn beat(&self) -> Result<()> {
         let mut state = self.state.lock().await;
         let awake = state.awake;
-        let outcome = self.heartbeat(&mut state, awake).await;
-        state.awake = awake && outcome.is_ok();
-        outcome
+        self.heartbeat(&mut state, awake).await.map(drop)
     }
 
     /// `piw.listener_leave`: hand back the jobs we hold and go, letting go of the awake lock.
@@ -82,13 +77,21 @@ impl Presence {
         outcome
     }
 
-    async fn heartbeat(&self, state: &mut State, awake: bool) -> Result<()> {
+    async fn heartbeat(&self, state: &mut State, awake: bool) -> Result<bool> {
         let session = self.session(state).await?;
-        let outcome = queue::heartbeat_with(&session.client, &session.heartbeat, &self.id, awake, self.lease).await;
-        if outcome.is_err() {
-            state.session = None;
+        match queue::heartbeat_with(&session.client, &session.heartbeat, &self.id, awake, self.lease).await {
+            Ok(now_awake) => {
+                state.awake = now_awake;
+                Ok(now_awake)
+            }
+            Err(e) => {
+                // The session goes, and the awake lock with it: asleep is what the database is
+                // told next.
+                state.session = None;
+                state.awake = false;
+                Err(e)
+            }
         }
-        outcome
     }
 
     /// The open session, or a new one.
