@@ -48,6 +48,8 @@ fn seconds(value: f64, name: &str) -> Result<Duration, CliError> {
 /// mimalloc rather than glibc's malloc: a streamed rebuild allocates each package's rows on a
 /// runtime thread and frees them on a writer thread, where glibc's arenas spent a tenth of the
 /// listener's time (`perf`). Callgrind, user-space instructions per small rebuild: 724M → 611M.
+/// Built without transparent huge pages (`no_thp`): with them its arenas were committed in 2 MB
+/// pages, and the listener's peak RSS in a small rebuild went from 10 MB to 38 MB (14 MB without).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
