@@ -96,5 +96,5 @@ pub async fn retry_failed(client: &impl GenericClient) -> Result<()> {
 
 /// `piw.normalize_name(name)`: the PEP 503 form, as the database computes it.
 pub async fn normalize_name(client: &impl GenericClient, name: &str) -> Result<String> {
-    Ok(client.query_one("SELECT piw.normalize_name($1)", &[&name]).await?.get(0))
+    Ok(client.query_one("SELECT piw.normalize_name($1)", &[&name]).await?.try_get(0)?)
 }

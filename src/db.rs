@@ -60,7 +60,7 @@ pub async fn ensure_embedded(home: &Path) -> Result<Config> {
     drop(admin);
     let config = cluster.config(EMBEDDED_DBNAME);
     let mut client = connect_with(&config).await?;
-    let migrated = client.query_one("SELECT pg_catalog.to_regclass('piw.jobs') IS NOT NULL", &[]).await?.get::<_, bool>(0);
+    let migrated = client.query_one("SELECT pg_catalog.to_regclass('piw.jobs') IS NOT NULL", &[]).await?.try_get::<_, bool>(0)?;
     if !migrated {
         schema::migrate(&mut client).await?;
     }

@@ -92,8 +92,8 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
             &[&name.distribution],
         )
         .await?;
-    let package: String = row.get(0);
-    let package_skip: String = row.get(1);
+    let package: String = row.try_get(0)?;
+    let package_skip: String = row.try_get(1)?;
     if !package_skip.is_empty() {
         return Err(Error::Import(format!("package {package} is skipped ({package_skip})")));
     }
@@ -105,7 +105,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
             &[&package, &name.version],
         )
         .await?
-        .get(0);
+        .try_get(0)?;
     if !version_skip.is_empty() {
         return Err(Error::Import(format!("version {} of package {package} is skipped ({version_skip})", name.version)));
     }

@@ -32,10 +32,10 @@ pub async fn status(client: &impl GenericClient) -> Result<QueueStatus> {
         .query_one("SELECT pending, running, failed, extract(epoch FROM oldest_pending)::float8 FROM piw.queue_status()", &[])
         .await?;
     Ok(QueueStatus {
-        pending: row.get(0),
-        running: row.get(1),
-        failed: row.get(2),
-        oldest_pending: row.get::<_, Option<f64>>(3).map(|secs| Duration::from_secs_f64(secs.max(0.0))),
+        pending: row.try_get(0)?,
+        running: row.try_get(1)?,
+        failed: row.try_get(2)?,
+        oldest_pending: row.try_get::<_, Option<f64>>(3)?.map(|secs| Duration::from_secs_f64(secs.max(0.0))),
     })
 }
 
@@ -118,13 +118,12 @@ where
     S: ?Sized + ToStatement + Sync + Send,
 {
     let rows = client.query(statement, &[&listener, &options.max_jobs, &options.lease.as_secs_f64(), &options.max_attempts]).await?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| {
-            let kind: String = row.get(1);
-            Job { id: row.get(0), task: Task::from_row(&kind, row.get(2), row.get(3)), kind, attempts: row.get(4) }
+            let kind: String = row.try_get(1)?;
+            Ok(Job { id: row.try_get(0)?, task: Task::from_row(&kind, row.try_get(2)?, row.try_get(3)?), kind, attempts: row.try_get(4)? })
         })
-        .collect())
+        .collect()
 }
 
 /// `piw.complete_job`: false if the lease had passed to another listener.
@@ -137,7 +136,7 @@ pub async fn complete_with<S>(client: &impl GenericClient, statement: &S, listen
 where
     S: ?Sized + ToStatement + Sync + Send,
 {
-    Ok(client.query_one(statement, &[&job_id, &listener]).await?.get(0))
+    Ok(client.query_one(statement, &[&job_id, &listener]).await?.try_get(0)?)
 }
 
 /// `piw.fail_job`: retry after `retry_in`, or give up (state failed) when it is `None`.
@@ -146,7 +145,7 @@ pub async fn fail(client: &impl GenericClient, listener: &str, job_id: i64, erro
     Ok(client
         .query_one("SELECT piw.fail_job($1, $2, $3, make_interval(secs => $4))", &[&job_id, &listener, &error, &retry_secs])
         .await?
-        .get(0))
+        .try_get(0)?)
 }
 
 /// `piw.listener_heartbeat`: alive, awake or not, leases extended by `lease`; whether the
@@ -163,7 +162,7 @@ pub async fn heartbeat_with<S>(client: &impl GenericClient, statement: &S, liste
 where
     S: ?Sized + ToStatement + Sync + Send,
 {
-    Ok(client.query_one(statement, &[&listener, &awake, &lease.as_secs_f64()]).await?.get(0))
+    Ok(client.query_one(statement, &[&listener, &awake, &lease.as_secs_f64()]).await?.try_get(0)?)
 }
 
 /// `piw.listener_leave`: unfinished jobs go back to the queue; on the session of the listener's
@@ -192,14 +191,14 @@ pub async fn next_due_in(client: &impl GenericClient, since_claim: Duration) -> 
             &[&since_claim],
         )
         .await?;
-    Ok(row.get::<_, Option<f64>>(0).map(|secs| Duration::from_secs_f64(secs.max(0.0))))
+    Ok(row.try_get::<_, Option<f64>>(0)?.map(|secs| Duration::from_secs_f64(secs.max(0.0))))
 }
 
 /// The server's clock now: `--wait` waits for the work requested up to then, not for work
 /// requested later. (A request is stamped with the start of its transaction, and a job keeps the
 /// oldest stamp of the requests it covers.)
 pub async fn watermark(client: &impl GenericClient) -> Result<SystemTime> {
-    Ok(client.query_one("SELECT clock_timestamp()", &[]).await?.get(0))
+    Ok(client.query_one("SELECT clock_timestamp()", &[]).await?.try_get(0)?)
 }
 
 /// Of the work requested up to `watermark`: how many requests and jobs are still to do (waiting,
@@ -214,7 +213,7 @@ pub async fn progress_up_to(client: &impl GenericClient, watermark: SystemTime) 
             &[&watermark],
         )
         .await?;
-    Ok((row.get(0), row.get(1)))
+    Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
 /// First key of the advisory locks that guard a package's wheels on disk (the second key is

@@ -335,7 +335,7 @@ impl Listener {
     async fn any_due(&self) -> Result<bool> {
         let client = self.client().await?;
         let statement = client.prepare_cached(queue::ANY_DUE_SQL).await?;
-        Ok(client.query_one(&statement, &[]).await?.get::<_, bool>(0))
+        Ok(client.query_one(&statement, &[]).await?.try_get::<_, bool>(0)?)
     }
 
     async fn claim(&self, max_jobs: usize) -> Result<Vec<Job>> {
