@@ -338,16 +338,29 @@ async fn awake_is_the_awake_lock_of_a_live_session_not_a_row() {
     assert_eq!(listener.next().await.1, "", "a dead listener is not awake");
 }
 
-#[tokio::test]
-async fn a_listener_stays_awake_rather_than_wait_for_a_transaction_that_counted_on_it() {
+/// Listener L1 awake on a session of its own (`awake`), and a transaction left open on another
+/// (`open`) that queued work counting on it (no NOTIFY); `heard` LISTENs.
+struct CountedOn {
+    _db: TestDb,
+    client: Client,
+    heard: Listener,
+    awake: Client,
+    open: Client,
+}
+
+async fn counted_on_an_awake_listener() -> CountedOn {
     let (db, client) = empty_queue().await;
-    let mut listener = Listener::start(&db.config).await;
+    let heard = Listener::start(&db.config).await;
     let awake = db.connect().await;
     assert!(call(&awake, "SELECT piw.listener_heartbeat('L1', true)").await);
-    // A long transaction queues work counting on L1 (no NOTIFY) and stays open.
-    let mut importer = db.connect().await;
-    let long = importer.transaction().await.unwrap();
-    long.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    let open = db.connect().await;
+    open.batch_execute("BEGIN; CALL piw.rebuild('home')").await.unwrap();
+    CountedOn { _db: db, client, heard, awake, open }
+}
+
+#[tokio::test]
+async fn a_listener_stays_awake_rather_than_wait_for_a_transaction_that_counted_on_it() {
+    let CountedOn { client, mut heard, awake, open, .. } = counted_on_an_awake_listener().await;
 
     // Asleep now, L1 would never see that work: it stays awake, without waiting for the commit
     // (the limit only keeps a broken test from hanging).
@@ -357,35 +370,29 @@ async fn a_listener_stays_awake_rather_than_wait_for_a_transaction_that_counted_
     // ... and counted on as awake: other enqueuers go on, without NOTIFY.
     client.batch_execute("CALL piw.rebuild('search')").await.unwrap();
     client.batch_execute("SELECT pg_notify('piw_jobs', 'marker')").await.unwrap();
-    assert_eq!(listener.next().await.1, "marker");
+    assert_eq!(heard.next().await.1, "marker");
 
-    long.commit().await.unwrap();
+    open.batch_execute("COMMIT").await.unwrap();
     assert!(!call(&awake, "SELECT piw.listener_heartbeat('L1', false)").await, "asleep once it has committed");
     client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
-    assert_eq!(listener.next().await.1, "", "asleep: woken");
+    assert_eq!(heard.next().await.1, "", "asleep: woken");
 }
 
 #[tokio::test]
 async fn a_listener_leaving_under_an_open_transaction_that_counted_on_it_leaves_it_to_the_others() {
-    let (db, client) = empty_queue().await;
-    let mut listener = Listener::start(&db.config).await;
-    let leaving = db.connect().await;
-    leaving.batch_execute("SELECT piw.listener_heartbeat('L1', true)").await.unwrap();
-    let mut importer = db.connect().await;
-    let long = importer.transaction().await.unwrap();
-    long.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    let CountedOn { client, mut heard, awake: leaving, open, .. } = counted_on_an_awake_listener().await;
 
     let left = tokio::time::timeout(std::time::Duration::from_secs(60), leaving.batch_execute("SELECT piw.listener_leave('L1')"));
     left.await.expect("listener_leave waited for the open transaction").unwrap();
-    assert_eq!(listener.next().await.1, "", "the others are woken");
+    assert_eq!(heard.next().await.1, "", "the others are woken");
     // The mark of a dead listener stays until the transaction has ended; then another
     // listener's heartbeat clears it and wakes the others again, to find the work.
     assert!(!call(&client, "SELECT piw.listener_heartbeat('L2', false)").await);
     assert_eq!(scalar(&client, "SELECT count(*) FROM piw.listeners WHERE listener_id = 'L1' AND awake").await, 1);
-    long.commit().await.unwrap();
+    open.batch_execute("COMMIT").await.unwrap();
     assert!(!call(&client, "SELECT piw.listener_heartbeat('L2', false)").await);
     assert_eq!(scalar(&client, "SELECT count(*) FROM piw.listeners WHERE listener_id = 'L1' AND awake").await, 0);
-    assert_eq!(listener.next().await.1, "", "woken once the work is visible");
+    assert_eq!(heard.next().await.1, "", "woken once the work is visible");
 }
 
 #[tokio::test]
