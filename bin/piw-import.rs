@@ -5,7 +5,7 @@ use clap::Parser;
 use piw::{
     cli::{finish, wait_until_drained, CliError, CommonArgs},
     db,
-    listener::output::OutputDir,
+    site::OutputDir,
 };
 
 /// Import wheel files: add their package, version, build and file rows and copy each wheel to

@@ -47,7 +47,7 @@ pub enum Error {
     Config { path: PathBuf, message: String },
     /// The output directory refused or failed an operation.
     #[error(transparent)]
-    Output(#[from] crate::listener::output::OutputError),
+    Output(#[from] crate::site::OutputError),
     /// A file-system operation failed.
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },

@@ -11,7 +11,7 @@ use tokio_postgres::Client;
 
 use crate::{
     error::{Error, Result},
-    listener::output::OutputDir,
+    site::OutputDir,
 };
 
 /// The parts of a wheel filename (PEP 427: `{dist}-{version}(-{build})?-{py}-{abi}-{platform}.whl`).
@@ -77,11 +77,11 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     if name.version.len() > 200 {
         return Err(Error::Import(format!("{shown}: invalid version {:?}", clip(&name.version))));
     }
-    let bytes = read_file(wheel)?;
-    let hash = hex::encode(Sha256::digest(&bytes));
-    let size = i64::try_from(bytes.len()).map_err(|_| Error::Import(format!("{shown}: too large")))?;
+    let mut source = open_wheel(wheel, &shown)?;
 
     let transaction = client.transaction().await?;
+    // The package's row stays locked until we commit: importers of the same package take turns,
+    // so no other importer writes this wheel's temporary file meanwhile.
     let row = transaction
         .query_one(
             "WITH p AS (
@@ -109,6 +109,16 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     if !version_skip.is_empty() {
         return Err(Error::Import(format!("version {} of package {package} is skipped ({version_skip})", name.version)));
     }
+    // Until we commit, a listener must not take the wheel we are about to write for one whose
+    // deletion is queued (the same file imported earlier and removed).
+    crate::queue::lock_wheels_for_import(&transaction, &package).await?;
+    // Copied under its temporary name (hashed on the way, a piece at a time: memory stays the
+    // same whatever the wheel's size), published once its rows are in, before they commit: a
+    // committed row always has its file.
+    let relative = Path::new("simple").join(&package).join(&filename);
+    let mut pending = output.create_pending(&relative)?;
+    let (size, hash) = copy_hashing(&mut source, &mut pending).map_err(|e| Error::io(format!("cannot copy {shown}"), e))?;
+    let size = i64::try_from(size).map_err(|_| Error::Import(format!("{shown}: too large")))?;
     transaction
         .execute(
             "WITH b AS (
@@ -137,11 +147,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
             }
             _ => Error::from(e),
         })?;
-    // Until we commit, a listener must not take the wheel we are about to write for one whose
-    // deletion is queued (the same file imported earlier and removed).
-    crate::queue::lock_wheels_for_import(&transaction, &package).await?;
-    let relative = Path::new("simple").join(&package).join(&filename);
-    output.write(&relative, &bytes)?;
+    pending.publish()?;
     if let Err(e) = transaction.commit().await {
         let _ = output.remove_file(&relative);
         return Err(e.into());
@@ -179,12 +185,40 @@ fn clip(text: &str) -> String {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut file| file.read_to_end(&mut bytes))
-        .map_err(|e| Error::io(format!("cannot read {}", shown(&path.display().to_string())), e))?;
-    Ok(bytes)
+/// Open the wheel to import: a regular file (a FIFO or a device named on the command line would
+/// block or never end), opened without blocking.
+fn open_wheel(path: &Path, shown_name: &str) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let context = || format!("cannot read {}", shown(&path.display().to_string()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| Error::io(context(), e))?;
+    let metadata = file.metadata().map_err(|e| Error::io(context(), e))?;
+    if !metadata.is_file() {
+        return Err(Error::Import(format!("{shown_name}: not a regular file")));
+    }
+    Ok(file)
+}
+
+/// Copy `source` into `target` a piece at a time; its size and SHA-256 (hex).
+fn copy_hashing(source: &mut impl Read, target: &mut impl std::io::Write) -> std::io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buffer[..n]);
+        target.write_all(&buffer[..n])?;
+        size += n as u64;
+    }
+    Ok((size, hex::encode(hasher.finalize())))
 }
 
 #[cfg(test)]

@@ -14,5 +14,6 @@ pub mod listener;
 pub mod pages;
 pub mod queue;
 pub mod schema;
+pub mod site;
 
 pub use error::{Error, Result};

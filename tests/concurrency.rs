@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use piw::{listener::output::OutputDir, pages::Output};
+use piw::{pages::Output, site::OutputDir};
 use support::{
     bulk,
     daemon::{drained, output_dir, RunningListener},

@@ -157,7 +157,7 @@ async fn symlinks_planted_in_the_output_path_are_never_followed_outside() {
     assert_eq!(contents(away.path()), before, "nothing outside read, written or deleted");
     let errors: Vec<String> =
         client.query("SELECT last_error FROM piw.jobs WHERE state = 'failed'", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
-    assert!(!errors.is_empty() && errors.iter().all(|e| e.contains("symbolic link leading outside")), "{errors:?}");
+    assert!(!errors.is_empty() && errors.iter().all(|e| e.contains("a symbolic link is in the way")), "{errors:?}");
     assert!(
         fs::symlink_metadata(root.join("simple/pkg-3/pkg_3-1.0-cp311-cp311-linux_armv7l.whl")).is_err(),
         "the wheel's symlink itself went"

@@ -3,10 +3,7 @@ mod support;
 
 use std::{fs, path::Path};
 
-use piw::{
-    listener::{executor::Executor, output::OutputDir},
-    pages::Output,
-};
+use piw::{listener::executor::Executor, pages::Output, site::OutputDir};
 use support::{
     daemon::{drained, output_dir, RunningListener},
     fixtures::*,

@@ -8,7 +8,7 @@ mod support;
 
 use std::fmt;
 
-use piw::listener::output::OutputDir;
+use piw::site::OutputDir;
 use proptest::{
     prelude::*,
     test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner},

@@ -10,11 +10,11 @@ use deadpool_postgres::ClientWrapper;
 use futures_util::TryStreamExt;
 use tokio_postgres::{Client, GenericClient};
 
-use super::output::{CheckedDirs, OutputDir, OutputError, Written};
 use crate::{
     error::Error,
     pages::{self, Output},
     queue::{self, Task},
+    site::{CheckedDirs, OutputDir, OutputError, Written},
 };
 
 /// Why a job failed. Every variant is retried with backoff, then marked failed.

@@ -8,30 +8,26 @@
 pub mod backoff;
 pub mod executor;
 mod notifier;
-pub mod output;
 mod presence;
 mod work;
 
 use std::{collections::VecDeque, path::PathBuf, sync::Arc, time::Duration};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio::{
-    sync::Notify,
-    task::JoinSet,
-};
+use tokio::{sync::Notify, task::JoinSet};
 use tokio_postgres::{Config, NoTls};
 use tokio_util::sync::CancellationToken;
 
 use self::{
     backoff::{delay_for, Backoff},
     executor::Executor,
-    output::OutputDir,
     presence::Presence,
     work::Work,
 };
 use crate::{
     error::{Error, Result},
     queue::{self, ClaimOptions, Job, Task},
+    site::OutputDir,
 };
 
 /// The `application_name` of a listener's connections, unless its configuration names one.

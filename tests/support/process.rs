@@ -53,7 +53,8 @@ impl ListenerProcess {
             fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod piw-listener");
             dir
         });
-        let program = program_dir.as_ref().map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_piw-listener")), |dir| dir.path().join("piw-listener"));
+        let program =
+            program_dir.as_ref().map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_piw-listener")), |dir| dir.path().join("piw-listener"));
         let mut command = Command::new(program);
         command
             .arg("--dsn")
