@@ -12,4 +12,4 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION piw._package_rows_changed() IS 'trigger (versions, builds): queue the pages of the packages whose rows changed';
+COMMENT ON FUNCTION piw._package_rows_changed() IS 'trigger (versions, builds; inserts and deletes): queue the pages of the packages whose rows changed';

@@ -1,4 +1,4 @@
--- _packages_changed: a new or changed package shows on its pages, the root index, home and search.
+-- _packages_changed: a new package shows on its pages, the root index, home and search.
 CREATE OR REPLACE FUNCTION piw._packages_changed()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -11,4 +11,4 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION piw._packages_changed() IS 'trigger: queue the pages of inserted or updated packages and the simple root index';
+COMMENT ON FUNCTION piw._packages_changed() IS 'trigger: queue the pages of inserted packages and the simple root index (updates: piw._packages_updated)';

@@ -14,7 +14,7 @@ use crate::{
     error::Error,
     pages::{self, Output},
     queue::{self, Task},
-    site::{CheckedDirs, OutputDir, OutputError, Written},
+    site::{fs::Kind, CheckedDirs, Moved, OutputDir, OutputError, Written},
 };
 
 /// Why a job failed. Every variant is retried with backoff, then marked failed.
@@ -41,6 +41,8 @@ pub struct Effect {
     pub written: u64,
     pub unchanged: u64,
     pub removed: u64,
+    /// Wheels moved to the package their row now belongs to.
+    pub moved: u64,
 }
 
 impl Effect {
@@ -48,6 +50,7 @@ impl Effect {
         self.written += other.written;
         self.unchanged += other.unchanged;
         self.removed += other.removed;
+        self.moved += other.moved;
     }
 }
 
@@ -234,14 +237,15 @@ impl Executor {
         }
     }
 
-    /// Delete `simple/PACKAGE/FILENAME` unless its row came back, holding the package's wheels
-    /// lock (see `queue::lock_wheels`), so an importer between writing a wheel and committing its
-    /// row is waited for.
+    /// Retire `simple/PACKAGE/FILENAME`: delete it, unless its row came back; when its row now
+    /// belongs to another package (a build moved by UPDATE), move it there instead. Holds the
+    /// package's wheels lock (see `queue::lock_wheels`), so an importer between writing a wheel and
+    /// committing its row is waited for.
     async fn delete_wheel(&self, pooled: &ClientWrapper, package: &str, filename: &str) -> Result<Effect, JobError> {
         let path = wheel_path(package, filename)?;
         let client: &Client = pooled;
         let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
-        let check = pooled.prepare_cached("SELECT 1 FROM piw.files WHERE filename = $1").await.map_err(Error::from)?;
+        let check = pooled.prepare_cached(WHEEL_OWNER_SQL).await.map_err(Error::from)?;
         let unlock = pooled.prepare_cached(queue::UNLOCK_WHEELS_SQL).await.map_err(Error::from)?;
         // The lock and the check go out together (one round trip, not two): the server runs them
         // in order, so the check, a statement of its own, sees every commit the lock waited for.
@@ -250,19 +254,35 @@ impl Executor {
         let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&queue::WHEELS_LOCK, &package];
         let check_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&filename];
         // (futures' `join` polls the lock first: its request is the first one sent.)
-        let (locked, back) = futures_util::future::join(client.execute(&lock, &lock_params), client.query_opt(&check, &check_params)).await;
+        let (locked, owner) =
+            futures_util::future::join(client.execute(&lock, &lock_params), client.query_opt(&check, &check_params)).await;
         locked.map_err(Error::from)?;
-        let outcome = match back {
-            Ok(Some(_)) => Ok(Effect::default()),
-            Ok(None) => self
-                .output
-                .remove_file(&path)
-                .map(|removed| Effect { removed: removed.into(), ..Effect::default() })
-                .map_err(JobError::from),
-            Err(e) => Err(Error::from(e).into()),
-        };
+        let outcome =
+            match owner.map_err(Error::from).and_then(|row| row.map(|r| r.try_get::<_, String>(0)).transpose().map_err(Error::from)) {
+                Ok(Some(owner)) if owner == package => Ok(Effect::default()),
+                Ok(owner) => self.retire_wheel(&path, filename, owner.as_deref()).map_err(JobError::from),
+                Err(e) => Err(e.into()),
+            };
         client.execute(&unlock, &[&queue::WHEELS_LOCK, &package]).await.map_err(Error::from)?;
         outcome
+    }
+
+    /// The wheel at `path` (named `filename`) is no longer its package's: move it to `owner`'s
+    /// directory when a row of another package has it (unless a wheel is there already), else
+    /// delete it.
+    fn retire_wheel(&self, path: &Path, filename: &str, owner: Option<&str>) -> Result<Effect, OutputError> {
+        if let Some(owner) = owner {
+            let target = wheel_path(owner, filename)?;
+            match self.output.move_file(path, &target)? {
+                Moved::Moved => {
+                    tracing::info!("moved {} to {} (its row is {owner}'s now)", path.display(), target.display());
+                    return Ok(Effect { moved: 1, ..Effect::default() });
+                }
+                Moved::SourceMissing => return Ok(Effect::default()),
+                Moved::TargetExists => {}
+            }
+        }
+        Ok(Effect { removed: self.output.remove_file(path)?.into(), ..Effect::default() })
     }
 
     async fn delete_package(&self, client: &impl GenericClient, package: &str) -> Result<Effect, JobError> {
@@ -274,6 +294,24 @@ impl Executor {
             return Ok(Effect::default());
         }
         let mut effect = Effect::default();
+        // Wheels in the directory whose rows are another package's now (moved by UPDATE, their
+        // own move not done yet) go there first: nothing a row publishes is deleted.
+        let simple = Path::new("simple").join(package);
+        let names: Vec<String> = self
+            .output
+            .list(&simple)?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, kind)| *kind == Kind::File)
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect();
+        if !names.is_empty() {
+            let owners = client.query(WHEEL_OWNERS_SQL, &[&names]).await.map_err(Error::from)?;
+            for row in owners {
+                let (filename, owner): (String, String) = (row.try_get(0).map_err(Error::from)?, row.try_get(1).map_err(Error::from)?);
+                effect.add(self.retire_wheel(&simple.join(&filename), &filename, Some(&owner))?);
+            }
+        }
         for top in ["simple", "project"] {
             if self.output.remove_dir(&Path::new(top).join(package))? {
                 effect.removed += 1;
@@ -282,6 +320,13 @@ impl Executor {
         Ok(effect)
     }
 }
+
+/// The package whose row has a wheel (`$1`: its filename).
+const WHEEL_OWNER_SQL: &str = "SELECT b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id WHERE f.filename = $1";
+
+/// The rows among wheels (`$1`: their filenames), as (filename, package).
+const WHEEL_OWNERS_SQL: &str =
+    "SELECT f.filename, b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id WHERE f.filename = ANY($1)";
 
 /// `simple/PACKAGE/FILENAME`, only for a normalized package name and a plain file name that is not
 /// the page beside the wheels. A job row is data (piw_admin may write one by hand): the output

@@ -175,6 +175,49 @@ impl OutputDir {
         fs::remove_tree(dir.as_fd(), name).map_err(|e| OutputError::removing(relative, e))
     }
 
+    /// Move the file at `from` to `to` (its directory made if needed), unless something is at `to`
+    /// already; a link at `from` is moved itself, never followed.
+    pub fn move_file(&self, from: &Path, to: &Path) -> Result<Moved, OutputError> {
+        let Some(Parent { dir: from_dir, name: from_name, .. }) = self.parent(from, false, &mut CheckedDirs::new(0))? else {
+            return Ok(Moved::SourceMissing);
+        };
+        if fs::kind_at(from_dir.as_fd(), from_name).map_err(|e| OutputError::io("cannot inspect", from, e))?.is_none() {
+            return Ok(Moved::SourceMissing);
+        }
+        let Some(Parent { dir: to_dir, name: to_name, .. }) = self.parent(to, true, &mut CheckedDirs::new(0))? else {
+            return Err(OutputError::refused(to, "its directory vanished while it was made"));
+        };
+        match rustix::fs::renameat_with(from_dir.as_fd(), from_name, to_dir.as_fd(), to_name, rustix::fs::RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(Moved::Moved),
+            Err(rustix::io::Errno::EXIST) => Ok(Moved::TargetExists),
+            Err(rustix::io::Errno::NOENT) => Ok(Moved::SourceMissing),
+            Err(e) => Err(OutputError::io("cannot move", from, e)),
+        }
+    }
+
+    /// The names in the directory at `relative` and what each is (links not followed), in no
+    /// order; `None` when there is no such directory.
+    pub fn list(&self, relative: &Path) -> Result<Option<Vec<(OsString, fs::Kind)>>, OutputError> {
+        let directory = match relative.file_name() {
+            // The output path itself.
+            None if relative.as_os_str().is_empty() => self.handle.clone(),
+            None => return Err(OutputError::refused(relative, "only plain names are allowed")),
+            Some(_) => {
+                let Some(Parent { dir, name, .. }) = self.parent(relative, false, &mut CheckedDirs::new(0))? else {
+                    return Ok(None);
+                };
+                match fs::open_dir(dir.as_fd(), name) {
+                    Ok(handle) => Arc::new(handle),
+                    Err(OpenDirError::Missing) => return Ok(None),
+                    Err(OpenDirError::Symlink) => return Err(OutputError::refused(relative, SYMLINK_IN_THE_WAY)),
+                    Err(OpenDirError::NotADirectory) => return Err(OutputError::refused(relative, "not a directory")),
+                    Err(OpenDirError::Other(e)) => return Err(OutputError::io("cannot open", relative, e)),
+                }
+            }
+        };
+        fs::list(directory.as_fd()).map(Some).map_err(|e| OutputError::io("cannot list", relative, e))
+    }
+
     /// Flush every write and deletion made so far under the output path to stable storage (one
     /// `syncfs` of its file system).
     pub fn sync(&self) -> Result<(), OutputError> {
@@ -233,6 +276,16 @@ impl OutputDir {
         }
         Ok(Some(Parent { dir, name, made }))
     }
+}
+
+/// What [`OutputDir::move_file`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    Moved,
+    /// Nothing was at the source.
+    SourceMissing,
+    /// Something is at the target already; the source was left where it is.
+    TargetExists,
 }
 
 /// The directory that holds a path's last component (see [`OutputDir::parent`]).
