@@ -780,9 +780,10 @@ async fn call_window(
     })
 }
 
-/// Admin calls while the listener is frozen (SIGSTOP) and a stand-in session says a listener is
-/// awake (holds the awake lock, as a listener's heartbeat does): the procedure's own cost, without
-/// the listener's share of the cores. Then the listener is thawed, woken and waited for.
+/// Admin calls while the listener is frozen (SIGSTOP) and awake (its presence session, which
+/// holds the wake lock while it sleeps, ended: enqueuers skip NOTIFY, as while a listener
+/// works): the procedure's own cost, without the listener's share of the cores. Then the listener
+/// is thawed (its lost presence session wakes it) and waited for.
 async fn paused_window(
     site: &Site,
     clients: &[Client],
@@ -790,13 +791,14 @@ async fn paused_window(
     packages: &Arc<Vec<String>>,
     notifications: &AtomicU64,
 ) -> Res<CallRun> {
-    let stand_in = piw::db::connect_with(&site.config).await?;
-    stand_in.batch_execute("SELECT piw.listener_heartbeat('bench-stand-in', true)").await?;
+    const PRESENCE: &str = "FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '%(presence)'";
     site.listener().signal(libc::SIGSTOP);
+    site.client.batch_execute(&format!("SELECT pg_terminate_backend(pid) {PRESENCE}")).await?;
+    while site.client.query_one(&format!("SELECT count(*) {PRESENCE}"), &[]).await?.get::<_, i64>(0) > 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let run = call_window(site, clients, CallKind::Rebuild, window, packages, notifications).await;
     site.listener().signal(libc::SIGCONT);
-    stand_in.batch_execute("SELECT piw.listener_leave('bench-stand-in')").await?;
-    site.client.batch_execute("NOTIFY piw_jobs").await?;
     let run = run?;
     site.drained(Duration::from_millis(5), Duration::from_secs(600)).await?;
     Ok(run)
@@ -1051,7 +1053,7 @@ async fn run(args: Args) -> Res<()> {
     for &callers in &scale.callers {
         // Admin calls, the listener catching up, INSERTs (and at 16 callers the admin calls with
         // the listener frozen: what the procedure costs beside an INSERT when no listener shares
-        // the cores; a stand-in session says "awake", so no NOTIFY), round after round.
+        // the cores; its presence ended, so no NOTIFY), round after round.
         let slice = scale.window / scale.rounds;
         let (mut admins, mut inserts, mut frozen) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..scale.rounds {

@@ -18,9 +18,13 @@ REVOKE INSERT, UPDATE, DELETE ON piw.refinery_schema_history FROM piw_admin;
 -- and a request of an unknown kind would stop it there. (piw.jobs, which checks its rows, may be
 -- written directly.)
 REVOKE INSERT, UPDATE ON piw.requests FROM piw_admin;
+-- piw's locks are locks on these tables (see V010): no role but their owner has any privilege on
+-- them, so only piw's routines can lock them (LOCK TABLE and row locks need one).
+REVOKE ALL ON piw.wake_lock, piw.claim_lock, piw.listener_presence, piw.wheel_locks FROM piw_admin;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA piw TO piw_admin;
 GRANT EXECUTE ON ALL ROUTINES IN SCHEMA piw TO piw_admin;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA piw TO piw_reader;
+REVOKE ALL ON piw.wake_lock, piw.claim_lock, piw.listener_presence, piw.wheel_locks FROM piw_reader;
 GRANT EXECUTE ON FUNCTION piw.queue_status() TO piw_reader;
 GRANT EXECUTE ON FUNCTION piw.normalize_name(text) TO piw_reader;

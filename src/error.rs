@@ -18,6 +18,9 @@ pub enum Error {
     /// Any other error reported by the server.
     #[error("database error: {message}")]
     Database { message: String, source: tokio_postgres::Error },
+    /// The server answered something piw's schema does not (a schema of another version?).
+    #[error("unexpected answer from the database: {0}")]
+    Unexpected(String),
     /// The connection failed or was lost.
     #[error("cannot reach the database: {}", with_causes(.0))]
     Connection(#[source] tokio_postgres::Error),

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use tokio_postgres::{GenericClient, ToStatement};
+use tokio_postgres::{Client, GenericClient, ToStatement};
 
 use crate::error::Result;
 
@@ -77,6 +77,9 @@ pub struct Job {
     /// `None` for a kind this build does not know (a newer schema): the listener fails it.
     pub task: Option<Task>,
     pub kind: String,
+    /// The target's package and filename as the row has them ('' where the kind has none).
+    pub package: String,
+    pub filename: String,
     /// How many times this job has been claimed, this claim included.
     pub attempts: i32,
 }
@@ -104,8 +107,8 @@ pub const CLAIM_SQL: &str = "SELECT job_id, kind, package, filename, attempts
 /// between claims.
 pub const ANY_DUE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM piw.requests)
                                    OR EXISTS (SELECT 1 FROM piw.jobs WHERE state = 'pending' AND run_after <= now())";
-pub const COMPLETE_SQL: &str = "SELECT piw.complete_job($1, $2)";
-pub const HEARTBEAT_SQL: &str = "SELECT piw.listener_heartbeat($1, $2, make_interval(secs => $3))";
+pub const COMPLETE_SQL: &str = "SELECT piw.complete_job($1, $2, $3, $4, $5)";
+pub const HEARTBEAT_SQL: &str = "SELECT piw.listener_heartbeat($1, $2, make_interval(secs => $3), $4)";
 
 /// `piw.claim_jobs`: up to `max_jobs` jobs, coalesced, leased to `listener`.
 pub async fn claim(client: &impl GenericClient, listener: &str, options: ClaimOptions) -> Result<Vec<Job>> {
@@ -120,53 +123,114 @@ where
     let rows = client.query(statement, &[&listener, &options.max_jobs, &options.lease.as_secs_f64(), &options.max_attempts]).await?;
     rows.into_iter()
         .map(|row| {
-            let kind: String = row.try_get(1)?;
-            Ok(Job { id: row.try_get(0)?, task: Task::from_row(&kind, row.try_get(2)?, row.try_get(3)?), kind, attempts: row.try_get(4)? })
+            let (kind, package, filename): (String, String, String) = (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+            let task = Task::from_row(&kind, package.clone(), filename.clone());
+            Ok(Job { id: row.try_get(0)?, task, kind, package, filename, attempts: row.try_get(4)? })
         })
         .collect()
 }
 
-/// `piw.complete_job`: false if the lease had passed to another listener.
-pub async fn complete(client: &impl GenericClient, listener: &str, job_id: i64) -> Result<bool> {
-    complete_with(client, COMPLETE_SQL, listener, job_id).await
+/// `piw.complete_job`: false if the lease had passed to another listener (the job's target is
+/// then queued again: what this listener wrote may be older than what the other one did).
+pub async fn complete(client: &impl GenericClient, listener: &str, job: &Job) -> Result<bool> {
+    complete_with(client, COMPLETE_SQL, listener, job).await
 }
 
 /// [`complete`] through `statement`: [`COMPLETE_SQL`], as text or prepared on this connection.
-pub async fn complete_with<S>(client: &impl GenericClient, statement: &S, listener: &str, job_id: i64) -> Result<bool>
+pub async fn complete_with<S>(client: &impl GenericClient, statement: &S, listener: &str, job: &Job) -> Result<bool>
 where
     S: ?Sized + ToStatement + Sync + Send,
 {
-    Ok(client.query_one(statement, &[&job_id, &listener]).await?.try_get(0)?)
+    Ok(client.query_one(statement, &[&job.id, &listener, &job.kind, &job.package, &job.filename]).await?.try_get(0)?)
 }
 
-/// `piw.fail_job`: retry after `retry_in`, or give up (state failed) when it is `None`.
-pub async fn fail(client: &impl GenericClient, listener: &str, job_id: i64, error: &str, retry_in: Option<Duration>) -> Result<bool> {
+/// `piw.fail_job`: retry after `retry_in`, or give up (state failed) when it is `None`; false if
+/// the lease had passed to another listener (the target is then queued again).
+pub async fn fail(client: &impl GenericClient, listener: &str, job: &Job, error: &str, retry_in: Option<Duration>) -> Result<bool> {
     let retry_secs = retry_in.map(|d| d.as_secs_f64());
     Ok(client
-        .query_one("SELECT piw.fail_job($1, $2, $3, make_interval(secs => $4))", &[&job_id, &listener, &error, &retry_secs])
+        .query_one(
+            "SELECT piw.fail_job($1, $2, $3, make_interval(secs => $4), $5, $6, $7)",
+            &[&job.id, &listener, &error, &retry_secs, &job.kind, &job.package, &job.filename],
+        )
         .await?
         .try_get(0)?)
 }
 
-/// `piw.listener_heartbeat`: alive, awake or not, leases extended by `lease`; whether the
-/// listener is awake now (asking to sleep while a transaction that counted on it is open leaves
-/// it awake). Awake takes the awake lock on this session and asleep lets go of it on this
-/// session: a listener makes all its heartbeats on one session (a listener's own do: see
-/// `listener::presence`).
-pub async fn heartbeat(client: &impl GenericClient, listener: &str, awake: bool, lease: Duration) -> Result<bool> {
-    heartbeat_with(client, HEARTBEAT_SQL, listener, awake, lease).await
+/// `piw.listener_heartbeat`: alive, awake or asleep (as the listener says), leases extended by
+/// `lease`, the process of its presence session (see [`presence`]); the jobs of listeners whose
+/// presence session has ended go back to the queue: how many.
+pub async fn heartbeat(
+    client: &impl GenericClient,
+    listener: &str,
+    awake: bool,
+    lease: Duration,
+    presence_pid: Option<i32>,
+) -> Result<i32> {
+    heartbeat_with(client, HEARTBEAT_SQL, listener, awake, lease, presence_pid).await
 }
 
 /// [`heartbeat`] through `statement`: [`HEARTBEAT_SQL`], as text or prepared on this connection.
-pub async fn heartbeat_with<S>(client: &impl GenericClient, statement: &S, listener: &str, awake: bool, lease: Duration) -> Result<bool>
+pub async fn heartbeat_with<S>(
+    client: &impl GenericClient,
+    statement: &S,
+    listener: &str,
+    awake: bool,
+    lease: Duration,
+    presence_pid: Option<i32>,
+) -> Result<i32>
 where
     S: ?Sized + ToStatement + Sync + Send,
 {
-    Ok(client.query_one(statement, &[&listener, &awake, &lease.as_secs_f64()]).await?.try_get(0)?)
+    Ok(client.query_one(statement, &[&listener, &awake, &lease.as_secs_f64(), &presence_pid]).await?.try_get(0)?)
 }
 
-/// `piw.listener_leave`: unfinished jobs go back to the queue; on the session of the listener's
-/// heartbeats, its awake lock is let go.
+/// A listener's presence session (see `piw.listener_present`): its transaction, opened with
+/// [`presence`] and left open for the listener's life, says the listener is alive; inside it,
+/// [`try_sleep`] and [`wake`] put it to sleep and wake it (see `piw._wake_listeners`).
+///
+/// Every statement on it goes by the simple query protocol: the extended protocol leaves its
+/// unnamed portal open until the next statement, and the portal keeps its snapshot, whose xmin
+/// would hold back vacuum for as long as the listener stays awake (its claims then slowed down
+/// by a factor of ten, walking the dead rows of `piw.jobs`).
+///
+/// Opens the transaction and returns the session's process id (for [`heartbeat`]).
+pub async fn presence(session: &Client) -> Result<i32> {
+    // A server default that ends idle transactions would end the presence with it.
+    let value = simple_value(session, "SET idle_in_transaction_session_timeout = 0; BEGIN; SELECT piw.listener_present()").await?;
+    value.parse().map_err(|_| crate::Error::Unexpected(format!("piw.listener_present() returned {value:?}")))
+}
+
+/// Go to sleep on a presence session (see [`presence`]): true once asleep; false while a
+/// transaction that counted on an awake listener is open (try again later).
+pub async fn try_sleep(session: &Client) -> Result<bool> {
+    let asleep = simple_value(session, "SAVEPOINT asleep; SELECT piw.listener_sleep()").await? == "t";
+    if !asleep {
+        session.batch_execute("ROLLBACK TO SAVEPOINT asleep").await?;
+    }
+    Ok(asleep)
+}
+
+/// Wake up on a presence session asleep by [`try_sleep`]: enqueuers no longer notify.
+pub async fn wake(session: &Client) -> Result<()> {
+    session.batch_execute("ROLLBACK TO SAVEPOINT asleep").await?;
+    Ok(())
+}
+
+/// The one value the last statement of `sql` returns, sent by the simple query protocol.
+async fn simple_value(session: &Client, sql: &str) -> Result<String> {
+    let messages = session.simple_query(sql).await?;
+    messages
+        .iter()
+        .rev()
+        .find_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .ok_or_else(|| crate::Error::Unexpected(format!("no value from {sql:?}")))
+}
+
+/// `piw.listener_leave`: unfinished jobs go back to the queue.
 pub async fn leave(client: &impl GenericClient, listener: &str) -> Result<()> {
     client.execute("SELECT piw.listener_leave($1)", &[&listener]).await?;
     Ok(())
@@ -216,34 +280,15 @@ pub async fn progress_up_to(client: &impl GenericClient, watermark: SystemTime) 
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
-/// First key of the advisory locks that guard a package's wheels on disk (the second key is
-/// `hashtext(package)`). An importer puts a wheel in place before its rows commit; a listener
-/// deleting that package's wheels checks that their rows are gone, then deletes the files. Without
-/// the lock the check could run between the importer's write and its commit, and the new wheel
-/// would be deleted under a row that exists.
-pub(crate) const WHEELS_LOCK: i32 = 0x7069_7701;
-
-/// For importers: hold `package`'s wheels lock, shared, until the transaction ends. Take it before
-/// putting a wheel in place: a listener about to delete the package's wheels then waits for the
-/// commit (and sees the rows), or the importer waits until that deletion is done.
+/// `piw.lock_wheels`, shared, for importers: hold `package`'s wheels lock until the transaction
+/// ends. Take it before putting a wheel in place: a listener about to delete the package's wheels
+/// then waits for the commit (and sees the rows), or the importer waits until that deletion is
+/// done.
 pub async fn lock_wheels_for_import(transaction: &impl GenericClient, package: &str) -> Result<()> {
-    transaction.execute("SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", &[&WHEELS_LOCK, &package]).await?;
+    transaction.execute("SELECT piw.lock_wheels($1)", &[&package]).await?;
     Ok(())
 }
 
-/// For listeners: hold `package`'s wheels lock, exclusively, on this session until
-/// [`unlock_wheels`]: while it is held no importer is between writing a wheel and committing it.
-pub async fn lock_wheels(client: &impl GenericClient, package: &str) -> Result<()> {
-    client.execute(LOCK_WHEELS_SQL, &[&WHEELS_LOCK, &package]).await?;
-    Ok(())
-}
-
-/// The statements of [`lock_wheels`] and [`unlock_wheels`], for a listener that prepares them:
-/// their parameters are [`WHEELS_LOCK`] and the package.
-pub(crate) const LOCK_WHEELS_SQL: &str = "SELECT pg_advisory_lock($1, hashtext($2))";
-pub(crate) const UNLOCK_WHEELS_SQL: &str = "SELECT pg_advisory_unlock($1, hashtext($2))";
-
-pub async fn unlock_wheels(client: &impl GenericClient, package: &str) -> Result<()> {
-    client.execute(UNLOCK_WHEELS_SQL, &[&WHEELS_LOCK, &package]).await?;
-    Ok(())
-}
+/// `piw.lock_wheels`, exclusive, for listeners, inside a transaction: while it is held no
+/// importer is between writing one of `package`'s wheels and committing it.
+pub(crate) const LOCK_WHEELS_SQL: &str = "SELECT piw.lock_wheels($1, true)";

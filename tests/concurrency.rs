@@ -140,12 +140,16 @@ async fn a_package_page_never_lands_beside_a_full_rebuild_so_an_older_render_can
             output.write(path, bytes).unwrap();
         }
     }
-    assert!(piw::queue::complete(&client, "slow-1-0000", claimed[0].id).await.unwrap());
+    assert!(piw::queue::complete(&client, "slow-1-0000", &claimed[0]).await.unwrap());
     drained(&client).await;
     fast.stop().await;
     assert_eq!(bulk::pages_containing(root, "the newer text"), 1);
     invariant::assert_holds(&client, root, &Placed::new()).await;
 }
+
+/// Sessions of this database waiting for a lock (an advisory one, a row's, a transaction's).
+const WAITING_SESSIONS: &str = "SELECT count(DISTINCT l.pid) FROM pg_locks l \
+     WHERE NOT l.granted AND l.pid IN (SELECT a.pid FROM pg_stat_activity a WHERE a.datname = current_database())";
 
 /// Import a wheel again while the deletion of its earlier copy is queued, and let the listener
 /// try that deletion between the importer's writing the file and its commit (a deferred trigger
@@ -178,15 +182,13 @@ async fn reimport_during_queued_deletion(removal: &str) {
         let imported = piw::import::import_wheel(&mut importer, &output, &wheel, None).await;
         imported.map(|i| (i.package, i.filename))
     });
-    wait_until("the importer to reach its commit", Duration::from_secs(30), || async {
-        scalar(&client, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted").await == 1
-    })
-    .await;
+    wait_until("the importer to reach its commit", Duration::from_secs(30), || async { scalar(&client, WAITING_SESSIONS).await == 1 })
+        .await;
     let listener = RunningListener::start(&db, root.to_owned());
     // The deletion is done, or waits for the importer (one more lock waiting).
     wait_until("the listener to try the deletion", Duration::from_secs(30), || async {
         scalar(&client, "SELECT (SELECT count(*) FROM piw.requests WHERE kind LIKE 'delete%') + (SELECT count(*) FROM piw.jobs WHERE kind LIKE 'delete%')").await == 0
-            || scalar(&client, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted").await >= 2
+            || scalar(&client, WAITING_SESSIONS).await >= 2
     })
     .await;
     client.batch_execute("SELECT pg_advisory_unlock(4242)").await.unwrap();
@@ -222,7 +224,7 @@ async fn leases_are_kept_while_a_long_transaction_counts_on_the_awake_listener()
     // A wheel deletion that cannot finish yet (its package's wheels lock is ours) keeps the
     // listener awake and holding a job ...
     let holder = db.connect().await;
-    piw::queue::lock_wheels(&holder, "pkg-1").await.unwrap();
+    holder.batch_execute("BEGIN; SELECT piw.lock_wheels('pkg-1', true)").await.unwrap();
     client.execute("CALL piw.remove_version('pkg-1', '1.0')", &[]).await.unwrap();
     wait_until("the deletion to be claimed", Duration::from_secs(30), || async {
         scalar(&client, "SELECT count(*) FROM piw.jobs WHERE kind = 'delete_wheel' AND state = 'running'").await == 1
@@ -233,14 +235,15 @@ async fn leases_are_kept_while_a_long_transaction_counts_on_the_awake_listener()
         scalar(&client, "SELECT count(*) FROM piw.listeners WHERE awake").await == 1
     })
     .await;
-    // ... while a long transaction queues work counting on it (and so holds the wake lock shared).
+    // ... while a long transaction queues work counting on it (and so holds the wake lock: the
+    // listener cannot sleep until it ends).
     let mut importer = db.connect().await;
     let long = importer.transaction().await.unwrap();
     long.batch_execute("CALL piw.rebuild('home')").await.unwrap();
     let held = scalar(
         &client,
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1885959938 AND objid = 0 AND objsubid = 2 \
-         AND mode = 'ShareLock' AND granted \
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND relation = 'piw.wake_lock'::regclass \
+         AND mode = 'RowExclusiveLock' AND granted \
          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     )
     .await;
@@ -260,7 +263,7 @@ async fn leases_are_kept_while_a_long_transaction_counts_on_the_awake_listener()
     assert_eq!(live, 1, "the lease of the job in hand was extended");
 
     long.commit().await.unwrap();
-    piw::queue::unlock_wheels(&holder, "pkg-1").await.unwrap();
+    holder.batch_execute("COMMIT").await.unwrap();
     drained(&client).await;
     listener.stop().await;
     assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 0);

@@ -139,7 +139,7 @@ async fn temporary_file_left_by_a_killed_listener_goes_even_when_the_page_is_unc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn work_counted_on_a_listener_killed_while_awake_is_done_by_another() {
+async fn work_queued_while_another_listener_is_awake_and_then_killed_is_done_by_the_sleeping_one() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     bulk::repository(&client, 2).await;
@@ -151,20 +151,18 @@ async fn work_counted_on_a_listener_killed_while_awake_is_done_by_another() {
     let listener = support::daemon::RunningListener::start_with(&db, options);
     support::daemon::drained(&client).await;
     support::wait_until("the listener to sleep", Duration::from_secs(10), || async {
-        scalar(&client, "SELECT count(*) FROM piw.listeners WHERE awake").await == 0
+        scalar(&client, "SELECT count(*) FROM piw.listeners WHERE NOT awake").await == 1
     })
     .await;
 
-    // A listener killed while draining: awake (its session holds the awake lock) when a change
-    // is queued, so the change skips NOTIFY; then it dies. The living listener sleeps and its
-    // fallback poll is an hour away.
+    // Another listener, awake (present, not asleep), when a change is queued; then it dies. The
+    // living listener sleeps and its fallback poll is an hour away: the change must not have
+    // counted on the one that died.
     let ghost = db.connect().await;
-    ghost.batch_execute("SELECT piw.listener_heartbeat('ghost-1-0000', true)").await.unwrap();
+    let ghost_pid = piw::queue::presence(&ghost).await.unwrap();
     let mut heard = support::fixtures::Listener::start(&db.config).await;
     client.execute("UPDATE piw.packages SET description = 'after the ghost' WHERE package = 'pkg-1'", &[]).await.unwrap();
-    client.batch_execute("SELECT pg_notify('piw_jobs', 'marker')").await.unwrap();
-    assert_eq!(heard.next().await.1, "marker", "the change counted on the ghost and sent no NOTIFY");
-    let ghost_pid: i32 = ghost.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    assert_eq!(heard.next().await.1, "", "a listener sleeps: the change sent NOTIFY");
     client.execute("SELECT pg_terminate_backend($1)", &[&ghost_pid]).await.unwrap();
     support::daemon::drained(&client).await;
     listener.stop().await;

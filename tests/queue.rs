@@ -1,5 +1,6 @@
-//! The durable queue in SQL: coalescing, leases, failures and retries, and the NOTIFY that wakes
-//! listeners (skipped while a listener is awake: holds the awake lock on its session).
+//! The durable queue in SQL: coalescing, leases, failures and retries, the NOTIFY that wakes
+//! listeners (sent only while one sleeps: holds piw.wake_lock on its presence session), and the
+//! presence that says a listener is alive.
 mod support;
 
 use support::{fixtures::*, wait_until, TestDb};
@@ -157,6 +158,25 @@ async fn expired_lease_is_claimed_again_by_another_listener() {
 }
 
 #[tokio::test]
+async fn a_job_done_or_failed_after_its_lease_passed_is_queued_again() {
+    let (_db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('search'); CALL piw.rebuild('home')").await.unwrap();
+    let first = claim(&client, "piw.claim_jobs('L1', 16, interval '0')").await;
+    assert_eq!(first.len(), 2);
+    // L1 stalled past its lease; L2 took both jobs and did them.
+    let second = claim(&client, "piw.claim_jobs('L2')").await;
+    for (id, ..) in &second {
+        assert!(call(&client, &format!("SELECT piw.complete_job({id}, 'L2')")).await);
+    }
+    // L1 wakes and reports: what it wrote may be older than what L2 wrote, so both targets are
+    // queued again, to be redone from the rows as they are then.
+    let [(a, kind_a, _), (b, kind_b, _)] = [first[0].clone(), first[1].clone()];
+    assert!(!call(&client, &format!("SELECT piw.complete_job({a}, 'L1', '{kind_a}', '', '')")).await);
+    assert!(!call(&client, &format!("SELECT piw.fail_job({b}, 'L1', 'late', NULL, '{kind_b}', '', '')")).await);
+    assert_eq!(queued(&client).await, [job("home", "", ""), job("search", "", "")]);
+}
+
+#[tokio::test]
 async fn expired_leases_beyond_max_attempts_fail() {
     let (_db, client) = empty_queue().await;
     client.batch_execute("CALL piw.rebuild('search')").await.unwrap();
@@ -166,7 +186,7 @@ async fn expired_leases_beyond_max_attempts_fail() {
     assert_eq!(claim(&client, "piw.claim_jobs('L3', 16, interval '0', 2)").await, []);
     assert_eq!(status(&client).await, (0, 0, 1, false));
     let error = text(&client, "SELECT last_error FROM piw.jobs WHERE state = 'failed'").await.unwrap();
-    assert!(error.contains("lease expired 2 times") && error.contains("L2"), "{error}");
+    assert!(error.contains("lease lost 2 times") && error.contains("L2"), "{error}");
 }
 
 #[tokio::test]
@@ -243,10 +263,20 @@ async fn queue_status_counts_each_state() {
     assert_eq!(status(&client).await, (3, 1, 1, true));
 }
 
+/// A session asleep as a listener's presence session is (see `piw::queue::presence`), and its
+/// process id.
+async fn sleeper(db: &TestDb) -> (Client, i32) {
+    let session = db.connect().await;
+    let pid = piw::queue::presence(&session).await.unwrap();
+    assert!(piw::queue::try_sleep(&session).await.unwrap(), "nothing counts on an awake listener");
+    (session, pid)
+}
+
 #[tokio::test]
-async fn enqueue_notifies_a_listening_connection() {
+async fn enqueue_notifies_a_sleeping_listener_once_per_transaction() {
     let (db, client) = empty_queue().await;
     let mut listener = Listener::start(&db.config).await;
+    let _asleep = sleeper(&db).await;
 
     client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
     assert_eq!(listener.next().await, ("piw_jobs".into(), String::new()));
@@ -264,6 +294,7 @@ async fn enqueue_notifies_a_listening_connection() {
 async fn a_request_after_a_rolled_back_savepoint_queues_and_wakes() {
     let (db, client) = empty_queue().await;
     let mut listener = Listener::start(&db.config).await;
+    let _asleep = sleeper(&db).await;
     client
         .batch_execute(
             "BEGIN; SAVEPOINT a; CALL piw.rebuild('home'); ROLLBACK TO SAVEPOINT a;
@@ -282,117 +313,120 @@ async fn a_request_after_a_rolled_back_savepoint_queues_and_wakes() {
 }
 
 #[tokio::test]
-async fn enqueue_skips_notify_while_a_listener_is_awake() {
+async fn enqueue_skips_notify_unless_a_listener_sleeps() {
     let (db, client) = empty_queue().await;
     let mut listener = Listener::start(&db.config).await;
     let other = db.connect().await;
 
-    listener.client.batch_execute("SELECT piw.listener_heartbeat('L1', true)").await.unwrap();
+    // Nobody asleep (listeners awake, or none at all): no NOTIFY, at any isolation level, from
+    // procedures and triggers alike.
     client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
-    other.batch_execute("SELECT pg_notify('piw_jobs', 'marker 1')").await.unwrap();
-    assert_eq!(listener.next().await.1, "marker 1", "no wake-up while L1 is awake");
-    assert_eq!(queued(&client).await, [job("home", "", "")], "the job was queued all the same");
-
-    listener.client.batch_execute("SELECT piw.listener_heartbeat('L1', false)").await.unwrap();
-    client.batch_execute("CALL piw.rebuild('search')").await.unwrap();
-    other.batch_execute("SELECT pg_notify('piw_jobs', 'marker 2')").await.unwrap();
-    assert_eq!(listener.next().await.1, "", "asleep: woken again");
-    assert_eq!(listener.next().await.1, "marker 2");
-
-    // A listener that left no longer counts as awake.
-    listener.client.batch_execute("SELECT piw.listener_heartbeat('L1', true); SELECT piw.listener_leave('L1')").await.unwrap();
-    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
-    assert_eq!(listener.next().await.1, "");
-}
-
-#[tokio::test]
-async fn awake_is_the_awake_lock_of_a_live_session_not_a_row() {
-    let (db, client) = empty_queue().await;
-    let mut listener = Listener::start(&db.config).await;
-    let other = db.connect().await;
-
-    // A row that says awake, with no session holding the awake lock behind it: enqueuers notify.
-    client.batch_execute("INSERT INTO piw.listeners (listener_id, awake) VALUES ('ghost-1-0000', true)").await.unwrap();
-    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
-    assert_eq!(listener.next().await.1, "", "a mark alone is not a listener awake");
-
-    // A listener awake on its own session: enqueuers skip NOTIFY, whatever their isolation level ...
-    let awake = db.connect().await;
-    awake.batch_execute("SELECT piw.listener_heartbeat('L1', true)").await.unwrap();
-    client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; CALL piw.rebuild('home'); COMMIT").await.unwrap();
+    client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; CALL piw.rebuild('search'); COMMIT").await.unwrap();
     client.batch_execute("INSERT INTO piw.packages (package) VALUES ('foo')").await.unwrap();
     other.batch_execute("SELECT pg_notify('piw_jobs', 'marker 1')").await.unwrap();
-    assert_eq!(listener.next().await.1, "marker 1", "no wake-up while L1 is awake");
-    // ... its periodic heartbeats keep it so ...
-    awake.batch_execute("SELECT piw.listener_heartbeat('L1', true); SELECT piw.listener_heartbeat('L1', true)").await.unwrap();
-    assert_eq!(scalar(&awake, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").await, 1);
+    assert_eq!(listener.next().await.1, "marker 1", "no wake-up while nobody sleeps");
+    assert_eq!(queued(&client).await.len(), 5, "the work was queued all the same");
 
-    // ... until its session ends, killed: the next enqueuer notifies at once.
-    let pid: i32 = awake.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    // A listener asleep: woken.
+    let (asleep, pid) = sleeper(&db).await;
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    assert_eq!(listener.next().await.1, "", "asleep: woken");
+    // Awake again (it let go of the lock): no NOTIFY.
+    piw::queue::wake(&asleep).await.unwrap();
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    other.batch_execute("SELECT pg_notify('piw_jobs', 'marker 2')").await.unwrap();
+    assert_eq!(listener.next().await.1, "marker 2");
+    // Asleep, then its session killed: its sleep ended with it.
+    assert!(piw::queue::try_sleep(&asleep).await.unwrap());
     client.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
     wait_until("the session to end", std::time::Duration::from_secs(30), || async {
         scalar(&client, &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}")).await == 0
     })
     .await;
     client.batch_execute("CALL piw.rebuild('search')").await.unwrap();
-    assert_eq!(listener.next().await.1, "", "a dead listener is not awake");
-}
-
-/// Listener L1 awake on a session of its own (`awake`), and a transaction left open on another
-/// (`open`) that queued work counting on it (no NOTIFY); `heard` LISTENs.
-struct CountedOn {
-    _db: TestDb,
-    client: Client,
-    heard: Listener,
-    awake: Client,
-    open: Client,
-}
-
-async fn counted_on_an_awake_listener() -> CountedOn {
-    let (db, client) = empty_queue().await;
-    let heard = Listener::start(&db.config).await;
-    let awake = db.connect().await;
-    assert!(call(&awake, "SELECT piw.listener_heartbeat('L1', true)").await);
-    let open = db.connect().await;
-    open.batch_execute("BEGIN; CALL piw.rebuild('home')").await.unwrap();
-    CountedOn { _db: db, client, heard, awake, open }
+    other.batch_execute("SELECT pg_notify('piw_jobs', 'marker 3')").await.unwrap();
+    assert_eq!(listener.next().await.1, "marker 3");
 }
 
 #[tokio::test]
-async fn a_listener_stays_awake_rather_than_wait_for_a_transaction_that_counted_on_it() {
-    let CountedOn { client, mut heard, awake, open, .. } = counted_on_an_awake_listener().await;
+async fn a_listener_cannot_sleep_while_a_transaction_that_counted_on_it_is_open() {
+    let (db, client) = empty_queue().await;
+    let mut heard = Listener::start(&db.config).await;
+    let awake = db.connect().await;
+    piw::queue::presence(&awake).await.unwrap();
+    let open = db.connect().await;
+    open.batch_execute("BEGIN; CALL piw.rebuild('home')").await.unwrap();
 
-    // Asleep now, L1 would never see that work: it stays awake, without waiting for the commit
-    // (the limit only keeps a broken test from hanging).
-    let asked = tokio::time::timeout(std::time::Duration::from_secs(60), call(&awake, "SELECT piw.listener_heartbeat('L1', false)"));
-    assert!(asked.await.expect("the heartbeat waited for the open transaction"), "still awake");
-    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.listeners WHERE awake").await, 1);
-    // ... and counted on as awake: other enqueuers go on, without NOTIFY.
+    // Asleep now, the listener would never see that work: it stays awake, without waiting for
+    // the commit (the limit only keeps a broken test from hanging) ...
+    let asked = tokio::time::timeout(std::time::Duration::from_secs(60), piw::queue::try_sleep(&awake));
+    assert!(!asked.await.expect("waited for the open transaction").unwrap(), "still awake");
+    // ... and other enqueuers go on, without NOTIFY.
     client.batch_execute("CALL piw.rebuild('search')").await.unwrap();
     client.batch_execute("SELECT pg_notify('piw_jobs', 'marker')").await.unwrap();
     assert_eq!(heard.next().await.1, "marker");
 
     open.batch_execute("COMMIT").await.unwrap();
-    assert!(!call(&awake, "SELECT piw.listener_heartbeat('L1', false)").await, "asleep once it has committed");
+    assert!(piw::queue::try_sleep(&awake).await.unwrap(), "asleep once it has committed");
     client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
     assert_eq!(heard.next().await.1, "", "asleep: woken");
 }
 
+/// Left open for the listener's life, the presence transaction must hold back nothing: no
+/// transaction id, no snapshot (vacuum would keep every dead row of the queue meanwhile).
 #[tokio::test]
-async fn a_listener_leaving_under_an_open_transaction_that_counted_on_it_leaves_it_to_the_others() {
-    let CountedOn { client, mut heard, awake: leaving, open, .. } = counted_on_an_awake_listener().await;
+async fn the_presence_session_holds_back_nothing_awake_or_asleep() {
+    let (db, client) = empty_queue().await;
+    let session = db.connect().await;
+    let pid = piw::queue::presence(&session).await.unwrap();
+    let holds = || async {
+        scalar(
+            &client,
+            &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)"),
+        )
+        .await
+    };
+    assert_eq!(holds().await, 0, "present");
+    assert!(piw::queue::try_sleep(&session).await.unwrap());
+    assert_eq!(holds().await, 0, "asleep");
+    piw::queue::wake(&session).await.unwrap();
+    assert_eq!(holds().await, 0, "awake again");
+    assert_eq!(
+        scalar(&client, &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND state = 'idle in transaction'")).await,
+        1
+    );
+}
 
-    let left = tokio::time::timeout(std::time::Duration::from_secs(60), leaving.batch_execute("SELECT piw.listener_leave('L1')"));
-    left.await.expect("listener_leave waited for the open transaction").unwrap();
-    assert_eq!(heard.next().await.1, "", "the others are woken");
-    // The mark of a dead listener stays until the transaction has ended; then another
-    // listener's heartbeat clears it and wakes the others again, to find the work.
-    assert!(!call(&client, "SELECT piw.listener_heartbeat('L2', false)").await);
-    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.listeners WHERE listener_id = 'L1' AND awake").await, 1);
-    open.batch_execute("COMMIT").await.unwrap();
-    assert!(!call(&client, "SELECT piw.listener_heartbeat('L2', false)").await);
-    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.listeners WHERE listener_id = 'L1' AND awake").await, 0);
-    assert_eq!(heard.next().await.1, "", "woken once the work is visible");
+#[tokio::test]
+async fn the_jobs_of_a_listener_whose_presence_session_ended_go_back_at_once() {
+    let (db, client) = empty_queue().await;
+    let present = db.connect().await;
+    let pid = piw::queue::presence(&present).await.unwrap();
+    client.batch_execute("CALL piw.rebuild('home'); CALL piw.rebuild('search')").await.unwrap();
+    let lease = std::time::Duration::from_secs(3600);
+    piw::queue::heartbeat(&client, "L1", true, lease, Some(pid)).await.unwrap();
+    let options = piw::queue::ClaimOptions { max_jobs: 2, lease, max_attempts: 10 };
+    assert_eq!(piw::queue::claim(&client, "L1", options).await.unwrap().len(), 2);
+
+    // Alive (its presence session holds on), its jobs are its own for the hour of its lease.
+    assert!(claim(&client, "piw.claim_jobs('L2')").await.is_empty());
+    assert_eq!(piw::queue::heartbeat(&client, "L2", true, lease, None).await.unwrap(), 0);
+
+    // Gone: the next heartbeat of another listener hands them back (and wakes the others) ...
+    client.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
+    wait_until("the session to end", std::time::Duration::from_secs(30), || async {
+        scalar(&client, &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}")).await == 0
+    })
+    .await;
+    let mut heard = Listener::start(&db.config).await;
+    assert_eq!(piw::queue::heartbeat(&client, "L2", true, lease, None).await.unwrap(), 2);
+    assert_eq!(heard.next().await.1, "");
+    assert_eq!(status(&client).await, (2, 0, 0, true));
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.listeners WHERE listener_id = 'L1'").await, 0, "its row went");
+    // ... and so does a claim, without waiting for a heartbeat.
+    piw::queue::heartbeat(&client, "L3", true, lease, Some(pid)).await.unwrap();
+    assert_eq!(claim(&client, "piw.claim_jobs('L3')").await.len(), 2);
+    assert_eq!(claim(&client, "piw.claim_jobs('L4')").await.len(), 2, "L3's presence pid holds nothing");
 }
 
 #[tokio::test]

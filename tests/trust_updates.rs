@@ -3,14 +3,7 @@
 //! longer exists, a moved build's wheels follow it on disk, and the invariant holds.
 mod support;
 
-use support::{
-    bulk,
-    daemon::output_dir,
-    fixtures::*,
-    invariant::{self, Placed},
-    process::ListenerProcess,
-    TestDb,
-};
+use support::{bulk, daemon::output_dir, fixtures::*, invariant, process::ListenerProcess, TestDb};
 
 #[tokio::test]
 async fn renaming_a_package_queues_the_removal_of_the_old_and_the_pages_of_the_new() {

@@ -1,38 +1,31 @@
--- _wake_listeners: NOTIFY piw_jobs unless a listener is awake and sure to look at the queue again.
+-- _wake_listeners: NOTIFY piw_jobs if a listener is asleep; otherwise count on the awake ones.
 CREATE OR REPLACE FUNCTION piw._wake_listeners()
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    -- NOTIFY takes a cluster-wide lock at commit, so transactions that notify commit one at a time.
-    -- We skip it while a listener is awake. An awake listener holds the awake lock (advisory key
-    -- (1885959938, 1)) shared on its session (piw.listener_heartbeat): the look below reads no
-    -- table and needs no snapshot, so it holds at every isolation level, and a listener that dies
-    -- lets go of the lock with its session.
+    -- NOTIFY takes a cluster-wide lock at commit, so transactions that notify commit one at a
+    -- time; we skip it unless a listener sleeps. The protocol is one table lock, piw.wake_lock,
+    -- which only piw's routines can take:
     --
-    -- The wake lock (1885959938, 0) first, shared until we commit: a listener going to sleep lets
-    -- go of the awake lock, then takes the wake lock exclusively, so it waits for every enqueuer
-    -- that may have seen it awake and then reads the queue once more. An enqueuer that gets the
-    -- wake lock after that sees the listener asleep. Shared holders never wait for each other and
-    -- nothing is written.
+    -- * a listener goes to sleep by taking it SHARE (piw.listener_sleep, without waiting) on its
+    --   presence session, and holds it while it sleeps; once it has it, it reads the queue once
+    --   more, then waits for NOTIFY;
+    -- * an enqueuer takes it ROW EXCLUSIVE, without waiting, and holds it until it ends. Granted,
+    --   no listener sleeps: every live listener is awake, and none can go to sleep (SHARE
+    --   conflicts with ROW EXCLUSIVE) before we have ended, so the look at the queue it makes
+    --   then finds our work: we skip NOTIFY. Refused, a listener sleeps: we notify.
     --
-    -- Then the look, which never waits. The awake lock taken exclusively means nobody holds it:
-    -- no listener is awake, so we notify (it is let go in the same expression, so that no error
-    -- can come between and leave it held by our session). Otherwise we take it shared until we
-    -- commit and skip NOTIFY: it is held shared by an awake listener, or by enqueuers that
-    -- counted on one, which, going to sleep, waits for them and for us. Shared fails only while
-    -- another enqueuer holds it exclusively for its own look: we notify as it does.
-    --
-    -- Plain expressions, not PERFORMs, where the answer is the common one: a PERFORM starts an
-    -- executor. piw.rebuild makes this same decision written out (keep the two alike).
-    IF NOT pg_try_advisory_xact_lock_shared(1885959938, 0) THEN
-        PERFORM pg_advisory_xact_lock_shared(1885959938, 0);
-    END IF;
-    IF (CASE WHEN pg_try_advisory_lock(1885959938, 1) THEN pg_advisory_unlock(1885959938, 1)
-             ELSE NOT pg_try_advisory_xact_lock_shared(1885959938, 1) END) THEN
+    -- Enqueuers never wait for each other (ROW EXCLUSIVE does not conflict with itself), never
+    -- wait for a listener, and nothing is written. With no listener at all we skip NOTIFY too:
+    -- a listener reads the queue when it starts. piw.rebuild makes this same decision written
+    -- out (keep the two alike).
+    BEGIN
+        LOCK TABLE piw.wake_lock IN ROW EXCLUSIVE MODE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
         PERFORM pg_notify('piw_jobs', '');
-    END IF;
+    END;
 END
 $$;
 
-COMMENT ON FUNCTION piw._wake_listeners() IS 'internal: NOTIFY piw_jobs, unless a listener is awake (holds the awake lock, advisory key (1885959938, 1), shared): the transaction then holds that lock and the wake lock, (1885959938, 0), shared until it ends, so that the listener, going to sleep, waits for it';
+COMMENT ON FUNCTION piw._wake_listeners() IS 'internal: NOTIFY piw_jobs if a listener sleeps (holds piw.wake_lock SHARE); otherwise hold piw.wake_lock ROW EXCLUSIVE until the transaction ends, so that no awake listener can go to sleep before it has seen this transaction''s work';

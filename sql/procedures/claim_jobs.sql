@@ -25,18 +25,23 @@ BEGIN
         RAISE EXCEPTION 'listener must not be empty' USING ERRCODE = '22023';
     END IF;
     -- Claims take milliseconds and listeners are few: serializing them makes "no other row of
-    -- this target is running" a fact rather than a race between two claimers.
-    PERFORM pg_advisory_xact_lock(hashtext('piw.claim_jobs'));
+    -- this target is running" a fact rather than a race between two claimers. A table of piw's
+    -- own: no other role can take the lock (an advisory key could be held by anyone).
+    LOCK TABLE piw.claim_lock IN EXCLUSIVE MODE;
 
-    -- A running job whose lease ran out belongs to a listener that died: give it to someone else,
-    -- unless it has already killed its listeners too often.
+    -- A running job whose listener is gone (its presence session ended: at once) or whose lease
+    -- ran out (a listener alive but stuck) goes to someone else, unless it has already killed its
+    -- listeners too often. The look at the sessions only when another listener runs jobs.
     UPDATE piw.jobs j
        SET state = CASE WHEN j.attempts >= claim_jobs.max_attempts THEN 'failed' ELSE 'pending' END,
            last_error = CASE WHEN j.attempts >= claim_jobs.max_attempts
-                             THEN format('lease expired %s times (listener %s died)', j.attempts, j.locked_by)
+                             THEN format('lease lost %s times (listener %s gone or stalled)', j.attempts, j.locked_by)
                              ELSE j.last_error END,
            locked_by = NULL, locked_until = NULL, run_after = now()
-     WHERE j.state = 'running' AND j.locked_until < now();
+     WHERE j.state = 'running'
+       AND (j.locked_until < now()
+            OR (j.locked_by <> claim_jobs.listener
+                AND j.locked_by = ANY (ARRAY(SELECT piw._absent_listeners()))));
 
     -- Committed requests become jobs, one per target. A request for a target with a pending, due
     -- job is folded into it: both are committed and neither has started, so the render that
@@ -139,4 +144,4 @@ END
 $$;
 
 COMMENT ON FUNCTION piw.claim_jobs(text, integer, interval, integer) IS
-'For listeners: move committed requests (piw.requests) into jobs, one per target, then claim up to max_jobs runnable targets (oldest first, none that conflicts with a running job: see piw._jobs_conflict; home, search and simple_root only while no package''s job runs, or once they have waited a second), coalescing each target''s pending requests into one job, leased to listener for lease. Running jobs whose lease ran out are first made pending again (or failed after max_attempts). Finish each with piw.complete_job or piw.fail_job.';
+'For listeners: move committed requests (piw.requests) into jobs, one per target, then claim up to max_jobs runnable targets (oldest first, none that conflicts with a running job: see piw._jobs_conflict; home, search and simple_root only while no package''s job runs, or once they have waited a second), coalescing each target''s pending requests into one job, leased to listener for lease. Running jobs whose listener is gone (see piw.listener_present) or whose lease ran out are first made pending again (or failed after max_attempts). Finish each with piw.complete_job or piw.fail_job.';

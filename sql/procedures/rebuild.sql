@@ -48,15 +48,12 @@ BEGIN
     -- safe; keep the two alike): the nested PL/pgSQL call was a tenth of this call's
     -- instructions. Measured with callgrind over 3,000 calls in a single-user backend, beyond a
     -- bare SELECT's cost: ~185,000 instructions a call before the package's fast path, the insert
-    -- as lookup and this, ~128,000 after (a plain INSERT ~72,000). The awake lock in place of a
-    -- look at piw.listeners: ~20% more calls a second (pgbench, 16 clients).
-    IF NOT pg_try_advisory_xact_lock_shared(1885959938, 0) THEN
-        PERFORM pg_advisory_xact_lock_shared(1885959938, 0);
-    END IF;
-    IF (CASE WHEN pg_try_advisory_lock(1885959938, 1) THEN pg_advisory_unlock(1885959938, 1)
-             ELSE NOT pg_try_advisory_xact_lock_shared(1885959938, 1) END) THEN
+    -- as lookup and this, ~128,000 after (a plain INSERT ~72,000).
+    BEGIN
+        LOCK TABLE piw.wake_lock IN ROW EXCLUSIVE MODE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
         PERFORM pg_notify('piw_jobs', '');
-    END IF;
+    END;
 END
 $$;
 

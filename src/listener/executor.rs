@@ -8,13 +8,13 @@ use std::{
 
 use deadpool_postgres::ClientWrapper;
 use futures_util::TryStreamExt;
-use tokio_postgres::{Client, GenericClient};
+use tokio_postgres::Client;
 
 use crate::{
     error::Error,
     pages::{self, Output},
-    queue::{self, Task},
-    site::{fs::Kind, CheckedDirs, Moved, OutputDir, OutputError, Written},
+    queue::Task,
+    site::{CheckedDirs, OutputDir, OutputError, Written},
 };
 
 /// Why a job failed. Every variant is retried with backoff, then marked failed.
@@ -46,7 +46,7 @@ pub struct Effect {
 }
 
 impl Effect {
-    fn add(&mut self, other: Effect) {
+    pub(super) fn add(&mut self, other: Effect) {
         self.written += other.written;
         self.unchanged += other.unchanged;
         self.removed += other.removed;
@@ -64,7 +64,7 @@ pub struct PackagePages {
 /// Carries out jobs into one output directory.
 #[derive(Debug, Clone)]
 pub struct Executor {
-    output: OutputDir,
+    pub(super) output: OutputDir,
 }
 
 impl Executor {
@@ -95,22 +95,8 @@ impl Executor {
             Task::SimpleAll => self.stream_all(client, AllPages::Simple).await,
             Task::ProjectAll => self.stream_all(client, AllPages::Project).await,
             Task::DeleteWheel { package, filename } => self.delete_wheel(pooled, package, filename).await,
-            Task::DeletePackage { package } => self.wheels_locked(client, package, self.delete_package(client, package)).await,
+            Task::DeletePackage { package } => self.delete_package(pooled, package).await,
         }
-    }
-
-    /// Run a deletion of `package`'s wheels holding its wheels lock (see `queue::lock_wheels`), so
-    /// an importer between writing a wheel and committing its row is waited for.
-    async fn wheels_locked(
-        &self,
-        client: &impl GenericClient,
-        package: &str,
-        work: impl std::future::Future<Output = Result<Effect, JobError>>,
-    ) -> Result<Effect, JobError> {
-        queue::lock_wheels(client, package).await?;
-        let outcome = work.await;
-        queue::unlock_wheels(client, package).await?;
-        outcome
     }
 
     async fn apply_all(&self, outputs: Vec<Output>) -> Result<Effect, JobError> {
@@ -236,103 +222,13 @@ impl Executor {
             None => Ok(effect),
         }
     }
-
-    /// Retire `simple/PACKAGE/FILENAME`: delete it, unless its row came back; when its row now
-    /// belongs to another package (a build moved by UPDATE), move it there instead. Holds the
-    /// package's wheels lock (see `queue::lock_wheels`), so an importer between writing a wheel and
-    /// committing its row is waited for.
-    async fn delete_wheel(&self, pooled: &ClientWrapper, package: &str, filename: &str) -> Result<Effect, JobError> {
-        let path = wheel_path(package, filename)?;
-        let client: &Client = pooled;
-        let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
-        let check = pooled.prepare_cached(WHEEL_OWNER_SQL).await.map_err(Error::from)?;
-        let unlock = pooled.prepare_cached(queue::UNLOCK_WHEELS_SQL).await.map_err(Error::from)?;
-        // The lock and the check go out together (one round trip, not two): the server runs them
-        // in order, so the check, a statement of its own, sees every commit the lock waited for.
-        // The row may have come back (a rebuild imported the same file) since the deletion was
-        // queued.
-        let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&queue::WHEELS_LOCK, &package];
-        let check_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&filename];
-        // (futures' `join` polls the lock first: its request is the first one sent.)
-        let (locked, owner) =
-            futures_util::future::join(client.execute(&lock, &lock_params), client.query_opt(&check, &check_params)).await;
-        locked.map_err(Error::from)?;
-        let outcome =
-            match owner.map_err(Error::from).and_then(|row| row.map(|r| r.try_get::<_, String>(0)).transpose().map_err(Error::from)) {
-                Ok(Some(owner)) if owner == package => Ok(Effect::default()),
-                Ok(owner) => self.retire_wheel(&path, filename, owner.as_deref()).map_err(JobError::from),
-                Err(e) => Err(e.into()),
-            };
-        client.execute(&unlock, &[&queue::WHEELS_LOCK, &package]).await.map_err(Error::from)?;
-        outcome
-    }
-
-    /// The wheel at `path` (named `filename`) is no longer its package's: move it to `owner`'s
-    /// directory when a row of another package has it (unless a wheel is there already), else
-    /// delete it.
-    fn retire_wheel(&self, path: &Path, filename: &str, owner: Option<&str>) -> Result<Effect, OutputError> {
-        if let Some(owner) = owner {
-            let target = wheel_path(owner, filename)?;
-            match self.output.move_file(path, &target)? {
-                Moved::Moved => {
-                    tracing::info!("moved {} to {} (its row is {owner}'s now)", path.display(), target.display());
-                    return Ok(Effect { moved: 1, ..Effect::default() });
-                }
-                Moved::SourceMissing => return Ok(Effect::default()),
-                Moved::TargetExists => {}
-            }
-        }
-        Ok(Effect { removed: self.output.remove_file(path)?.into(), ..Effect::default() })
-    }
-
-    async fn delete_package(&self, client: &impl GenericClient, package: &str) -> Result<Effect, JobError> {
-        if !is_package_name(package) {
-            return Err(OutputError::Refused { path: package.into(), reason: "not a normalized package name" }.into());
-        }
-        let back = client.query_opt("SELECT 1 FROM piw.packages WHERE package = $1", &[&package]).await.map_err(Error::from)?.is_some();
-        if back {
-            return Ok(Effect::default());
-        }
-        let mut effect = Effect::default();
-        // Wheels in the directory whose rows are another package's now (moved by UPDATE, their
-        // own move not done yet) go there first: nothing a row publishes is deleted.
-        let simple = Path::new("simple").join(package);
-        let names: Vec<String> = self
-            .output
-            .list(&simple)?
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(_, kind)| *kind == Kind::File)
-            .filter_map(|(name, _)| name.into_string().ok())
-            .collect();
-        if !names.is_empty() {
-            let owners = client.query(WHEEL_OWNERS_SQL, &[&names]).await.map_err(Error::from)?;
-            for row in owners {
-                let (filename, owner): (String, String) = (row.try_get(0).map_err(Error::from)?, row.try_get(1).map_err(Error::from)?);
-                effect.add(self.retire_wheel(&simple.join(&filename), &filename, Some(&owner))?);
-            }
-        }
-        for top in ["simple", "project"] {
-            if self.output.remove_dir(&Path::new(top).join(package))? {
-                effect.removed += 1;
-            }
-        }
-        Ok(effect)
-    }
 }
-
-/// The package whose row has a wheel (`$1`: its filename).
-const WHEEL_OWNER_SQL: &str = "SELECT b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id WHERE f.filename = $1";
-
-/// The rows among wheels (`$1`: their filenames), as (filename, package).
-const WHEEL_OWNERS_SQL: &str =
-    "SELECT f.filename, b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id WHERE f.filename = ANY($1)";
 
 /// `simple/PACKAGE/FILENAME`, only for a normalized package name and a plain file name that is not
 /// the page beside the wheels. A job row is data (piw_admin may write one by hand): the output
 /// directory stops paths that leave it, but `delete_package` of `""` would otherwise remove every
 /// package's directory, and `delete_wheel` of `index.html` a page.
-fn wheel_path(package: &str, filename: &str) -> Result<PathBuf, OutputError> {
+pub(super) fn wheel_path(package: &str, filename: &str) -> Result<PathBuf, OutputError> {
     let path = Path::new("simple").join(package).join(filename);
     let plain = !filename.is_empty()
         && filename != "index.html"
@@ -346,7 +242,7 @@ fn wheel_path(package: &str, filename: &str) -> Result<PathBuf, OutputError> {
 }
 
 /// The shape `piw.packages` enforces (`^[a-z0-9]+(-[a-z0-9]+)*$`, at most 200 characters).
-fn is_package_name(name: &str) -> bool {
+pub(super) fn is_package_name(name: &str) -> bool {
     (1..=200).contains(&name.len())
         && name.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }

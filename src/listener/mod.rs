@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod executor;
 mod notifier;
 mod presence;
+mod retire;
 mod work;
 
 use std::{collections::VecDeque, path::PathBuf, sync::Arc, time::Duration};
@@ -124,20 +125,21 @@ pub async fn run(mut config: Config, options: ListenerOptions, cancel: Cancellat
     // supervisor backs off and tries again with fresh connections.
     let manager = Manager::from_config(without_jit(&config), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager).max_size(options.workers + 2).build().map_err(|e| Error::Pool(e.to_string()))?;
-    let presence = Presence::new(listener_id(), &config, options.lease);
+    let wake = Arc::new(Notify::new());
+    let presence = Presence::new(listener_id(), &config, wake.clone());
     let listener = Arc::new(Listener { pool, executor: Executor::new(output), options, presence, cancel: cancel.clone() });
     tracing::info!("listener {} writing to {}", listener.presence.id(), listener.executor.output().root().display());
 
-    let wake = Arc::new(Notify::new());
     let notifier = tokio::spawn(notifier::run(config, wake.clone(), cancel.clone()));
     let heartbeat = tokio::spawn(heartbeat_loop(listener.clone()));
     listener.supervise(&wake).await;
 
     let _ = notifier.await;
     let _ = heartbeat.await;
-    if let Err(e) = listener.presence.leave().await {
-        tracing::warn!("could not hand back unfinished jobs (their lease will expire): {e}");
+    if let Err(e) = listener.leave().await {
+        tracing::warn!("could not hand back unfinished jobs (the others take them when this listener's sessions end): {e}");
     }
+    listener.presence.leave().await;
     tracing::info!("listener {} stopped", listener.presence.id());
     Ok(())
 }
@@ -188,14 +190,20 @@ impl Listener {
     /// pause instead of waiting for a notification; before it sleeps it says so and looks once
     /// more (see `piw.listener_heartbeat`).
     async fn drain(self: &Arc<Self>, release_first: bool) -> Result<Option<Duration>> {
+        // Woken (a notification, a poll, a lost presence session): awake before the first look.
+        self.presence.wake().await?;
         if release_first {
-            self.presence.leave().await?;
+            self.leave().await?;
         }
         let workers = self.options.workers.max(1);
         let mut running: JoinSet<Result<()>> = JoinSet::new();
         // Claimed and not yet started: a claim takes a batch (see `CLAIM_BATCH_PER_WORKER`).
         let mut ready: VecDeque<Work> = VecDeque::new();
-        let mut awake = false;
+        // Whether to linger before trying to sleep: after work (requests tend to come in runs),
+        // and after a try refused (a transaction that counted on us is still open).
+        let mut linger_first = false;
+        // Whether piw.listeners says we are awake since we were woken.
+        let mut said_awake = false;
         let mut pause = BUSY_POLL_MIN;
         let mut done = 0usize;
         let mut last_claim = std::time::Instant::now();
@@ -230,35 +238,51 @@ impl Listener {
                 ready.extend(Work::group(jobs));
             }
             self.start_ready(&mut running, &mut ready, workers);
-            if claimed > 0 && !awake {
-                // After the jobs have started: this is not on their way.
-                if let Err(e) = self.presence.set_awake(true).await {
-                    break Err(e);
-                }
-                awake = true;
-            }
             if claimed > 0 {
                 idle_since = None;
+                linger_first = true;
+                if !said_awake {
+                    // For whoever looks at piw.listeners; after the jobs have started: this is
+                    // not on their way.
+                    if let Err(e) = self.beat().await {
+                        break Err(e);
+                    }
+                    said_awake = true;
+                }
             }
             if running.is_empty() {
-                if !awake {
-                    if done > 0 {
-                        tracing::debug!("queue drained after {done} jobs");
+                if linger_first {
+                    let idle = *idle_since.get_or_insert_with(std::time::Instant::now);
+                    match self.linger(idle).await {
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(e) => break Err(e),
                     }
-                    break Ok(true);
+                    idle_since = None;
                 }
-                let idle = *idle_since.get_or_insert_with(std::time::Instant::now);
-                match self.linger(idle).await {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(e) => break Err(e),
-                }
-                idle_since = None;
-                // Asleep once every enqueuer that skipped NOTIFY because we were awake has
-                // committed: their work is visible to the claim that follows. While one has not,
-                // we stay awake and linger again.
-                match self.presence.set_awake(false).await {
-                    Ok(still_awake) => awake = still_awake,
+                // Asleep once every enqueuer that skipped NOTIFY because we were awake has ended;
+                // then one more look finds their work. While one has not, we stay awake and
+                // linger again.
+                match self.presence.try_sleep().await {
+                    Ok(true) => match self.any_due().await {
+                        Ok(false) => {
+                            if done > 0 {
+                                tracing::debug!("queue drained after {done} jobs");
+                            }
+                            // Asleep, as piw.listeners then says.
+                            if let Err(e) = self.beat().await {
+                                break Err(e);
+                            }
+                            break Ok(true);
+                        }
+                        Ok(true) => {
+                            if let Err(e) = self.presence.wake().await {
+                                break Err(e);
+                            }
+                        }
+                        Err(e) => break Err(e),
+                    },
+                    Ok(false) => linger_first = true,
                     Err(e) => break Err(e),
                 }
                 continue;
@@ -388,8 +412,14 @@ impl Listener {
             Ok(effect) => {
                 tracing::debug!(job = job.id, kind = %job.kind, ?effect, ms = started.elapsed().as_secs_f64() * 1000.0, "done");
                 let statement = client.prepare_cached(queue::COMPLETE_SQL).await?;
-                if !queue::complete_with(&**client, &statement, self.presence.id(), job.id).await? {
-                    tracing::warn!("job {} ({}) was done after its lease passed to another listener", job.id, job.kind);
+                if !queue::complete_with(&**client, &statement, self.presence.id(), job).await? {
+                    tracing::warn!(
+                        "job {} ({} {} {}) was done after its lease passed to another listener: queued again, so that it is redone from current rows",
+                        job.id,
+                        job.kind,
+                        job.package,
+                        job.filename
+                    );
                 }
             }
             Err(e) if e.is_connection() => return Err(Error::Pool(e.to_string())),
@@ -406,10 +436,26 @@ impl Listener {
                     ),
                     None => tracing::error!("job {} ({}) failed for good after {} attempts: {e}", job.id, job.kind, job.attempts),
                 }
-                queue::fail(&**client, self.presence.id(), job.id, &e.to_string(), retry_in).await?;
+                if !queue::fail(&**client, self.presence.id(), job, &e.to_string(), retry_in).await? {
+                    tracing::warn!("job {} ({}) failed after its lease passed to another listener: queued again", job.id, job.kind);
+                }
             }
         }
         Ok(())
+    }
+
+    /// `piw.listener_heartbeat`, on a pooled session: how many jobs of listeners that are gone
+    /// went back to the queue.
+    async fn beat(&self) -> Result<i32> {
+        let (pid, asleep) = self.presence.pid_and_sleep().await?;
+        let client = self.client().await?;
+        let statement = client.prepare_cached(queue::HEARTBEAT_SQL).await?;
+        queue::heartbeat_with(&**client, &statement, self.presence.id(), !asleep, self.options.lease, Some(pid)).await
+    }
+
+    /// `piw.listener_leave`: the jobs we hold go back to the queue.
+    async fn leave(&self) -> Result<()> {
+        queue::leave(&**self.client().await?, self.presence.id()).await
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
@@ -420,7 +466,8 @@ impl Listener {
     }
 }
 
-/// Keep our row fresh and our leases alive while jobs run (a full rebuild takes minutes).
+/// Keep our row fresh and our leases alive while jobs run (a full rebuild takes minutes), and
+/// hand the jobs of listeners that are gone back to the queue.
 async fn heartbeat_loop(listener: Arc<Listener>) {
     let mut tick = tokio::time::interval(listener.options.heartbeat_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -429,8 +476,10 @@ async fn heartbeat_loop(listener: Arc<Listener>) {
             _ = tick.tick() => {}
             () = listener.cancel.cancelled() => return,
         }
-        if let Err(e) = listener.presence.beat().await {
-            tracing::debug!("heartbeat failed: {e}");
+        match listener.beat().await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!("{released} job(s) of listeners that are gone went back to the queue"),
+            Err(e) => tracing::debug!("heartbeat failed: {e}"),
         }
     }
 }

@@ -1,16 +1,17 @@
-//! The listener's presence in the database: one session of its own for its heartbeats.
+//! The listener's presence in the database: one session of its own whose transaction, open for
+//! the listener's life, says that it is alive (see `piw.listener_present`), and inside which it
+//! goes to sleep and wakes (see `piw._wake_listeners`).
 //!
-//! An awake listener holds the awake lock, a session-level advisory lock, on the session of its
-//! heartbeats (see `piw.listener_heartbeat`), and enqueuers skip NOTIFY while one does. So every
-//! heartbeat, the calls that say awake or asleep, and the goodbye run on that one session: asleep
-//! lets go of what awake took. Not a pooled connection: a pool hands its sessions to whoever asks.
-//! A session that fails is dropped, which lets go of the lock (enqueuers then notify, which is
-//! always safe); the next call opens another.
+//! Not a pooled connection: a pool hands its sessions to whoever asks. The transaction writes
+//! nothing and holds no snapshot between statements, so it holds back nothing. When the session
+//! ends, whatever ended it, everything it held goes with it: the listener counts as gone (its jobs
+//! go back to the queue) and as awake (enqueuers skip NOTIFY). So a lost session wakes the
+//! listener, which opens another and looks at the queue before it sleeps again.
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use tokio::sync::Mutex;
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio::sync::{Mutex, Notify};
+use tokio_postgres::{Client, Config, NoTls};
 
 use crate::{
     error::{Error, Result},
@@ -20,97 +21,116 @@ use crate::{
 pub struct Presence {
     id: String,
     config: Config,
-    lease: Duration,
-    /// The lock also orders the calls: a periodic heartbeat never comes between two others.
+    /// Woken when the session ends: a listener asleep on it is asleep no more.
+    wake: Arc<Notify>,
+    /// The lock also orders the calls: a sleep and a wake never cross.
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
-    /// What we last told the database.
-    awake: bool,
     session: Option<Session>,
+    asleep: bool,
 }
 
 struct Session {
     client: Client,
-    heartbeat: Statement,
+    pid: i32,
 }
 
 impl Presence {
     /// The presence of listener `id` in the database of `config`; no session is opened yet.
-    pub fn new(id: String, config: &Config, lease: Duration) -> Self {
+    /// `wake` is notified when an open session ends.
+    pub fn new(id: String, config: &Config, wake: Arc<Notify>) -> Self {
         let mut config = config.clone();
-        let name = format!("{} (heartbeat)", config.get_application_name().unwrap_or(super::APPLICATION_NAME));
+        let name = format!("{} (presence)", config.get_application_name().unwrap_or(super::APPLICATION_NAME));
         config.application_name(&name);
-        Presence { id, config, lease, state: Mutex::new(State::default()) }
+        Presence { id, config, wake, state: Mutex::new(State::default()) }
     }
 
     pub fn id(&self) -> &str {
         &self.id
     }
 
-    /// Say whether we are awake; returns whether we are. Asleep is refused (we stay awake) while
-    /// a transaction that counted on us being awake is open: try again later. Once asleep, read
-    /// the queue once more: the work of every enqueuer that counted on us is there.
-    pub async fn set_awake(&self, awake: bool) -> Result<bool> {
+    /// The process of the presence session, opening one if there is none: what heartbeats report,
+    /// and whether we sleep.
+    pub async fn pid_and_sleep(&self) -> Result<(i32, bool)> {
         let mut state = self.state.lock().await;
-        self.heartbeat(&mut state, awake).await
+        let asleep = state.asleep;
+        let pid = self.session(&mut state).await?.pid;
+        Ok((pid, asleep))
     }
 
-    /// The periodic heartbeat: alive, as awake as we last said, and our leases extended.
-    pub async fn beat(&self) -> Result<()> {
+    /// Go to sleep: true once asleep (enqueuers now NOTIFY; read the queue once more before
+    /// waiting); false while a transaction that counted on us being awake is open.
+    pub async fn try_sleep(&self) -> Result<bool> {
         let mut state = self.state.lock().await;
-        let awake = state.awake;
-        self.heartbeat(&mut state, awake).await.map(drop)
-    }
-
-    /// `piw.listener_leave`: hand back the jobs we hold and go, letting go of the awake lock.
-    pub async fn leave(&self) -> Result<()> {
-        let mut state = self.state.lock().await;
-        state.awake = false;
-        let session = self.session(&mut state).await?;
-        let outcome = queue::leave(&session.client, &self.id).await;
-        if outcome.is_err() {
-            state.session = None;
+        if state.asleep {
+            return Ok(true);
         }
-        outcome
-    }
-
-    async fn heartbeat(&self, state: &mut State, awake: bool) -> Result<bool> {
-        let session = self.session(state).await?;
-        match queue::heartbeat_with(&session.client, &session.heartbeat, &self.id, awake, self.lease).await {
-            Ok(now_awake) => {
-                state.awake = now_awake;
-                Ok(now_awake)
+        let session = self.session(&mut state).await?;
+        match queue::try_sleep(&session.client).await {
+            Ok(asleep) => {
+                state.asleep = asleep;
+                Ok(asleep)
             }
             Err(e) => {
-                // The session goes, and the awake lock with it: asleep is what the database is
-                // told next.
                 state.session = None;
-                state.awake = false;
                 Err(e)
             }
         }
+    }
+
+    /// Wake up (no-op when awake): enqueuers no longer NOTIFY, and count on us to look at the
+    /// queue before we sleep again.
+    pub async fn wake(&self) -> Result<()> {
+        let mut state = self.state.lock().await;
+        if !std::mem::take(&mut state.asleep) {
+            return Ok(());
+        }
+        let Some(session) = state.session.as_ref().filter(|s| !s.client.is_closed()) else {
+            // Gone, and everything it held with it.
+            state.session = None;
+            return Ok(());
+        };
+        if let Err(e) = queue::wake(&session.client).await {
+            // Dropped: whatever it held goes with it.
+            state.session = None;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// End the presence session: the listener is gone.
+    pub async fn leave(&self) {
+        let mut state = self.state.lock().await;
+        state.asleep = false;
+        state.session = None;
     }
 
     /// The open session, or a new one.
     async fn session<'a>(&self, state: &'a mut State) -> Result<&'a Session> {
         let open = match state.session.take() {
             Some(session) if !session.client.is_closed() => session,
-            _ => self.connect().await?,
+            _ => {
+                // A session that ended took the sleep with it.
+                state.asleep = false;
+                self.connect().await?
+            }
         };
         Ok(state.session.insert(open))
     }
 
     async fn connect(&self) -> Result<Session> {
         let (client, connection) = self.config.connect(NoTls).await.map_err(Error::Connection)?;
+        let wake = self.wake.clone();
         tokio::spawn(async move {
             if let Err(error) = connection.await {
-                tracing::debug!("heartbeat connection closed: {error}");
+                tracing::debug!("presence connection closed: {error}");
             }
+            wake.notify_one();
         });
-        let heartbeat = client.prepare(queue::HEARTBEAT_SQL).await?;
-        Ok(Session { client, heartbeat })
+        let pid = queue::presence(&client).await?;
+        Ok(Session { client, pid })
     }
 }

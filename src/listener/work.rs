@@ -79,7 +79,7 @@ mod tests {
     use super::*;
 
     fn job(id: i64, task: Task) -> Job {
-        Job { id, task: Some(task), kind: String::new(), attempts: 1 }
+        Job { id, task: Some(task), kind: String::new(), package: String::new(), filename: String::new(), attempts: 1 }
     }
 
     fn ids(works: &[Work]) -> Vec<Vec<i64>> {

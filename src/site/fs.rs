@@ -219,28 +219,44 @@ pub fn list(dir: BorrowedFd<'_>) -> io::Result<Vec<(OsString, Kind)>> {
     Ok(entries)
 }
 
-/// Suffix of every temporary name: no name the site publishes ends so and starts with a dot.
+/// Suffix of a temporary name (a file being written): no name the site publishes ends so and
+/// starts with a dot.
 pub const TEMPORARY_SUFFIX: &str = ".piw-tmp";
+
+/// Suffix of a name being deleted (see [`retired_name`]).
+pub const RETIRED_SUFFIX: &str = ".piw-del";
 
 /// The temporary name of `name` while it is written: `.NAME.piw-tmp`, hidden and never a name the
 /// site publishes (no published name starts with a dot). Fixed per name, so a temporary file left
 /// by a writer that was killed is found and removed by the next writer of the same name; a name
 /// too long for that (a wheel's filename may have 255 bytes) is replaced by its hash.
 pub fn temporary_name(name: &OsStr) -> OsString {
-    let mut temporary = OsString::from(".");
-    if 1 + name.len() + TEMPORARY_SUFFIX.len() <= NAME_MAX {
-        temporary.push(name);
-    } else {
-        temporary.push(format!("{:016x}", fnv1a(name.as_bytes())));
-    }
-    temporary.push(TEMPORARY_SUFFIX);
-    temporary
+    hidden_name(name, TEMPORARY_SUFFIX)
 }
 
-/// Whether `name` is one of [`temporary_name`]'s.
+/// The name of `name` between its deletion and the commit that makes it final: `.NAME.piw-del`
+/// (or a hash, as [`temporary_name`]). A deletion that does not commit renames it back.
+pub fn retired_name(name: &OsStr) -> OsString {
+    hidden_name(name, RETIRED_SUFFIX)
+}
+
+fn hidden_name(name: &OsStr, suffix: &str) -> OsString {
+    let mut hidden = OsString::from(".");
+    if 1 + name.len() + suffix.len() <= NAME_MAX {
+        hidden.push(name);
+    } else {
+        hidden.push(format!("{:016x}", fnv1a(name.as_bytes())));
+    }
+    hidden.push(suffix);
+    hidden
+}
+
+/// Whether `name` is one of [`temporary_name`]'s or [`retired_name`]'s: left behind only by a
+/// writer or a deletion that was killed.
 pub fn is_temporary_name(name: &OsStr) -> bool {
     let bytes = name.as_bytes();
-    bytes.len() > 1 + TEMPORARY_SUFFIX.len() && bytes.starts_with(b".") && bytes.ends_with(TEMPORARY_SUFFIX.as_bytes())
+    let hidden_with = |suffix: &str| bytes.len() > 1 + suffix.len() && bytes.starts_with(b".") && bytes.ends_with(suffix.as_bytes());
+    hidden_with(TEMPORARY_SUFFIX) || hidden_with(RETIRED_SUFFIX)
 }
 
 /// A stable 64-bit FNV-1a hash.

@@ -175,6 +175,25 @@ impl OutputDir {
         fs::remove_tree(dir.as_fd(), name).map_err(|e| OutputError::removing(relative, e))
     }
 
+    /// Take the file or directory at `relative` out of the site: renamed to its retired name (see
+    /// [`fs::retired_name`]) until [`Retired::discard`] deletes it or [`Retired::restore`] puts
+    /// it back. `None` when nothing is there. A deletion that must commit in the database before
+    /// it is final (a wheel: its row must still be gone) retires first, then commits, then
+    /// discards, and restores if the commit fails.
+    pub fn retire(&self, relative: &Path) -> Result<Option<Retired>, OutputError> {
+        let Some(Parent { dir, name, .. }) = self.parent(relative, false, &mut CheckedDirs::new(0))? else {
+            return Ok(None);
+        };
+        let retired = fs::retired_name(name);
+        // One left by a deletion killed before it could discard it: its commit is long past.
+        fs::remove_tree(dir.as_fd(), &retired).map_err(|e| OutputError::removing(&relative.with_file_name(&retired), e))?;
+        match rustix::fs::renameat(dir.as_fd(), name, dir.as_fd(), &retired) {
+            Ok(()) => Ok(Some(Retired { dir, retired, name: name.to_owned(), relative: relative.to_owned() })),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(OutputError::io("cannot delete", relative, e)),
+        }
+    }
+
     /// Move the file at `from` to `to` (its directory made if needed), unless something is at `to`
     /// already; a link at `from` is moved itself, never followed.
     pub fn move_file(&self, from: &Path, to: &Path) -> Result<Moved, OutputError> {
@@ -275,6 +294,44 @@ impl OutputDir {
             checked.insert(&prefix, &dir, made);
         }
         Ok(Some(Parent { dir, name, made }))
+    }
+}
+
+/// A file or directory taken out of the site by [`OutputDir::retire`], not yet deleted.
+#[derive(Debug)]
+pub struct Retired {
+    dir: Arc<OwnedFd>,
+    retired: OsString,
+    name: OsString,
+    relative: PathBuf,
+}
+
+impl Retired {
+    /// Delete it for good.
+    pub fn discard(self) -> Result<(), OutputError> {
+        fs::remove_tree(self.dir.as_fd(), &self.retired).map(drop).map_err(|e| OutputError::removing(&self.relative, e))
+    }
+
+    /// Put it back where it was. Where something new is there meanwhile, that stays: a retired
+    /// directory's entries go back one by one where their names are free, the rest is deleted.
+    pub fn restore(self) -> Result<(), OutputError> {
+        let dir = self.dir.as_fd();
+        let flags = rustix::fs::RenameFlags::NOREPLACE;
+        match rustix::fs::renameat_with(dir, &self.retired, dir, &self.name, flags) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(OutputError::io("cannot restore", &self.relative, e)),
+        }
+        if let (Ok(retired), Ok(current)) = (fs::open_dir(dir, &self.retired), fs::open_dir(dir, &self.name)) {
+            let entries = fs::list(retired.as_fd()).map_err(|e| OutputError::io("cannot list", &self.relative, e))?;
+            for (entry, _) in entries {
+                match rustix::fs::renameat_with(retired.as_fd(), &entry, current.as_fd(), &entry, flags) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(OutputError::io("cannot restore", &self.relative.join(&entry), e)),
+                }
+            }
+        }
+        self.discard()
     }
 }
 

@@ -1,0 +1,180 @@
+//! Deleting what rows no longer publish: a wheel whose row went, a package's directories.
+//!
+//! A deletion runs in a transaction that holds the package's wheels lock (`piw.lock_wheels`)
+//! from the look at the rows to the commit, so an importer between writing a wheel and committing
+//! its row is waited for, and waits for us. On disk the deletion is first a rename to a retired
+//! name (`.NAME.piw-del`); only once the transaction has committed (and so held the lock
+//! throughout: a session that ended meanwhile cannot commit) is it discarded. A transaction that
+//! does not commit (this listener was paused until the server ended its session, and an importer
+//! has put the same wheel back since) restores it: no wheel is deleted while a row publishes it.
+
+use std::path::Path;
+
+use deadpool_postgres::ClientWrapper;
+use tokio_postgres::{types::ToSql, Client};
+
+use super::executor::{is_package_name, wheel_path, Effect, Executor, JobError};
+use crate::{
+    error::Error,
+    queue,
+    site::{fs::Kind, Moved, OutputError, Retired},
+};
+
+/// How long a deletion's transaction may sit idle before the server ends it (and so lets go of
+/// the wheels lock): a listener stopped between two statements of a deletion (SIGSTOP, a stalled
+/// disk) must not hold the package's importers for longer than this.
+const IDLE_LIMIT: &str = "10s";
+
+/// The package whose row has a wheel (`$1`: its filename).
+const WHEEL_OWNER_SQL: &str = "SELECT b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id WHERE f.filename = $1";
+
+/// The rows among wheels (`$1`: their filenames), as (filename, package).
+const WHEEL_OWNERS_SQL: &str =
+    "SELECT f.filename, b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id WHERE f.filename = ANY($1)";
+
+const PACKAGE_EXISTS_SQL: &str = "SELECT 1 FROM piw.packages WHERE package = $1";
+
+impl Executor {
+    /// Retire `simple/PACKAGE/FILENAME`: delete it, unless its row came back; when its row now
+    /// belongs to another package (a build moved by UPDATE), move it there instead.
+    pub(super) async fn delete_wheel(&self, pooled: &ClientWrapper, package: &str, filename: &str) -> Result<Effect, JobError> {
+        let path = wheel_path(package, filename)?;
+        let client: &Client = pooled;
+        let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
+        let check = pooled.prepare_cached(WHEEL_OWNER_SQL).await.map_err(Error::from)?;
+        let owner = || async { owner_of(client, &check, filename).await };
+        deleting(client, async {
+            // The lock and the check go out together (one round trip, not two): the server runs
+            // them in order, so the check, a statement of its own, sees every commit the lock
+            // waited for. The row may have come back (a rebuild imported the same file) since the
+            // deletion was queued. (futures' `join` polls in order: requests go out in order.)
+            let lock_params: [&(dyn ToSql + Sync); 1] = [&package];
+            let (locked, found) = futures_util::future::join(client.execute(&lock, &lock_params), owner()).await;
+            locked.map_err(Error::from)?;
+            let retired = match found? {
+                Some(owner) if owner == package => return Ok((Effect::default(), Vec::new())),
+                Some(owner) => return Ok((self.move_wheel(&path, filename, &owner)?, Vec::new())),
+                None => self.output.retire(&path)?,
+            };
+            // Once more, in the transaction that commits the deletion: a row written without the
+            // wheels lock (by hand, in psql) may have brought the wheel back meanwhile.
+            if owner().await?.is_some() {
+                if let Some(retired) = retired {
+                    retired.restore()?;
+                }
+                return Ok((Effect::default(), Vec::new()));
+            }
+            let removed = u64::from(retired.is_some());
+            Ok((Effect { removed, ..Effect::default() }, retired.into_iter().collect()))
+        })
+        .await
+    }
+
+    /// Remove the directories of a package that no longer exists; wheels in them that rows of
+    /// other packages have (a build moved by UPDATE whose move is not done yet) go there first.
+    pub(super) async fn delete_package(&self, pooled: &ClientWrapper, package: &str) -> Result<Effect, JobError> {
+        if !is_package_name(package) {
+            return Err(OutputError::Refused { path: package.into(), reason: "not a normalized package name" }.into());
+        }
+        let client: &Client = pooled;
+        let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
+        let exists = || async { client.query_opt(PACKAGE_EXISTS_SQL, &[&package]).await.map(|row| row.is_some()).map_err(Error::from) };
+        deleting(client, async {
+            client.execute(&lock, &[&package]).await.map_err(Error::from)?;
+            if exists().await? {
+                return Ok((Effect::default(), Vec::new()));
+            }
+            let simple = Path::new("simple").join(package);
+            let mut effect = self.move_wheels_of_others(client, &simple).await?;
+            let mut retired = Vec::new();
+            for dir in [simple, Path::new("project").join(package)] {
+                retired.extend(self.output.retire(&dir)?);
+            }
+            if exists().await? {
+                for dir in retired {
+                    dir.restore()?;
+                }
+                return Ok((effect, Vec::new()));
+            }
+            effect.removed += retired.len() as u64;
+            Ok((effect, retired))
+        })
+        .await
+    }
+
+    /// Move the wheels in `dir` that rows of other packages have to those packages' directories.
+    async fn move_wheels_of_others(&self, client: &Client, dir: &Path) -> Result<Effect, JobError> {
+        let names: Vec<String> = self
+            .output
+            .list(dir)?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, kind)| *kind == Kind::File)
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect();
+        let mut effect = Effect::default();
+        if names.is_empty() {
+            return Ok(effect);
+        }
+        for row in client.query(WHEEL_OWNERS_SQL, &[&names]).await.map_err(Error::from)? {
+            let (filename, owner): (String, String) = (row.try_get(0).map_err(Error::from)?, row.try_get(1).map_err(Error::from)?);
+            effect.add(self.move_wheel(&dir.join(&filename), &filename, &owner)?);
+        }
+        Ok(effect)
+    }
+
+    /// The wheel at `path` (named `filename`) is `owner`'s now: move it to `owner`'s directory,
+    /// or, when a wheel is there already, delete this one.
+    fn move_wheel(&self, path: &Path, filename: &str, owner: &str) -> Result<Effect, OutputError> {
+        let target = wheel_path(owner, filename)?;
+        match self.output.move_file(path, &target)? {
+            Moved::Moved => {
+                tracing::info!("moved {} to {} (its row is {owner}'s now)", path.display(), target.display());
+                Ok(Effect { moved: 1, ..Effect::default() })
+            }
+            Moved::SourceMissing => Ok(Effect::default()),
+            Moved::TargetExists => Ok(Effect { removed: self.output.remove_file(path)?.into(), ..Effect::default() }),
+        }
+    }
+}
+
+/// The package whose row has the wheel `filename`, if any.
+async fn owner_of(client: &Client, check: &tokio_postgres::Statement, filename: &str) -> Result<Option<String>, JobError> {
+    let row = client.query_opt(check, &[&filename]).await.map_err(Error::from)?;
+    Ok(row.map(|row| row.try_get::<_, String>(0)).transpose().map_err(Error::from)?)
+}
+
+/// Run a deletion in a transaction: `work` retires what it deletes; committed, that is
+/// discarded; not committed, it is restored (see the module's documentation).
+async fn deleting(
+    client: &Client,
+    work: impl std::future::Future<Output = Result<(Effect, Vec<Retired>), JobError>>,
+) -> Result<Effect, JobError> {
+    client.batch_execute(&format!("BEGIN; SET LOCAL idle_in_transaction_session_timeout = '{IDLE_LIMIT}'")).await.map_err(Error::from)?;
+    let (effect, retired) = match work.await {
+        Ok(done) => done,
+        Err(e) => {
+            // A rollback that fails leaves a connection that is gone: the work's error says why.
+            if let Err(rollback) = client.batch_execute("ROLLBACK").await {
+                tracing::debug!("rollback failed: {rollback}");
+            }
+            return Err(e);
+        }
+    };
+    match client.batch_execute("COMMIT").await {
+        Ok(()) => {
+            for gone in retired {
+                gone.discard()?;
+            }
+            Ok(effect)
+        }
+        Err(e) => {
+            for back in retired {
+                if let Err(restoring) = back.restore() {
+                    tracing::warn!("{restoring}");
+                }
+            }
+            Err(Error::from(e).into())
+        }
+    }
+}
