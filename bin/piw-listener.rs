@@ -11,8 +11,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 /// Carry out the queued work: delete removed wheels and rewrite the pages of the website under the
-/// output path, until stopped. SIGTERM or SIGINT finish the jobs in hand, then exit 0. Several
-/// listeners may share one database.
+/// output path, until stopped. SIGTERM or SIGINT finish the jobs in hand (handing back those that
+/// take longer than --shutdown-timeout), then exit 0. Several listeners may share one database.
 #[derive(Debug, Parser)]
 #[command(name = "piw-listener", version)]
 struct Args {
@@ -31,9 +31,14 @@ struct Args {
     /// Seconds between reads of the queue when no notification arrives
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     poll_interval: f64,
-    /// Seconds a claimed job stays ours without a heartbeat (a killed listener's jobs return after it)
+    /// Seconds a claimed job stays ours without a heartbeat (the jobs of a listener that is alive
+    /// but stuck return after it; a killed one's return at once)
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
     lease: f64,
+    /// Seconds the jobs in hand may take to finish on SIGTERM or SIGINT before they are handed
+    /// back to the queue unfinished
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    shutdown_timeout: f64,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -53,10 +58,17 @@ fn seconds(value: f64, name: &str) -> Result<Duration, CliError> {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
-    finish("piw-listener", run(args).await)
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return finish("piw-listener", Err(piw::Error::Io { context: "cannot start the runtime".into(), source: e }.into())),
+    };
+    let code = runtime.block_on(async { finish("piw-listener", run(args).await) });
+    // A job abandoned at shutdown (see --shutdown-timeout) may still be blocked in the file
+    // system; its work went back to the queue: do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
 }
 
 async fn run(args: Args) -> Result<(), CliError> {
@@ -68,7 +80,8 @@ async fn run(args: Args) -> Result<(), CliError> {
     options.max_attempts = args.max_attempts;
     options.poll_interval = seconds(args.poll_interval, "poll-interval")?;
     options.lease = seconds(args.lease, "lease")?;
-    options.heartbeat_interval = (options.lease / 3).min(Duration::from_secs(5));
+    options.heartbeat_interval = (options.lease / 3).min(Duration::from_secs(1));
+    options.shutdown_timeout = seconds(args.shutdown_timeout, "shutdown-timeout")?;
 
     let cancel = CancellationToken::new();
     let mut terminate =

@@ -68,8 +68,11 @@ pub struct ListenerOptions {
     pub retry_max: Duration,
     /// Read the queue this often even without a notification.
     pub poll_interval: Duration,
-    /// Heartbeat period (keeps leases and the awake mark fresh).
+    /// Heartbeat period: keeps leases fresh, and hands back the jobs of listeners that are gone
+    /// (so within about this long of their end).
     pub heartbeat_interval: Duration,
+    /// Stopping, how long the jobs in hand may take to finish before they are handed back.
+    pub shutdown_timeout: Duration,
 }
 
 impl ListenerOptions {
@@ -82,7 +85,8 @@ impl ListenerOptions {
             retry_delay: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
             poll_interval: Duration::from_secs(30),
-            heartbeat_interval: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_secs(1),
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -310,7 +314,27 @@ impl Listener {
             tracing::debug!("{} claimed jobs not started", ready.len());
         }
         let mut outcome = outcome;
-        while let Some(finished) = running.join_next().await {
+        // Stopping, the jobs in hand get `shutdown_timeout` to finish (a job may hang on a
+        // file system that does not answer, or wait for a lock): then they are abandoned, and
+        // `listener_leave` hands them back to the queue.
+        let deadline = self.cancel.is_cancelled().then(|| tokio::time::Instant::now() + self.options.shutdown_timeout);
+        loop {
+            let finished = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, running.join_next()).await {
+                    Ok(finished) => finished,
+                    Err(_) => {
+                        tracing::warn!(
+                            "{} job(s) still running after {:?}: handed back unfinished",
+                            running.len(),
+                            self.options.shutdown_timeout
+                        );
+                        running.abort_all();
+                        break;
+                    }
+                },
+                None => running.join_next().await,
+            };
+            let Some(finished) = finished else { break };
             let failed = match finished {
                 Ok(Ok(())) => continue,
                 Ok(Err(e)) => e,

@@ -29,6 +29,8 @@ pub struct Spawn {
     pub file_size_limit: Option<u64>,
     /// Run as this (user id, group id) (as root, to make permission bits count).
     pub user: Option<(u32, u32)>,
+    /// `--lease` in seconds (default one second).
+    pub lease: Option<f64>,
 }
 
 impl ListenerProcess {
@@ -61,7 +63,8 @@ impl ListenerProcess {
             .arg(db.dsn())
             .arg("--output-path")
             .arg(output)
-            .args(["--retry-delay", "0.02", "--lease", "1"])
+            .args(["--retry-delay", "0.02", "--lease"])
+            .arg(spawn.lease.unwrap_or(1.0).to_string())
             .args(&spawn.args)
             .env_remove("PIW_DSN")
             .stdin(Stdio::null())
@@ -129,6 +132,33 @@ impl ListenerProcess {
         }
         let status = self.child.wait().expect("wait for piw-listener");
         assert_eq!(status.code(), Some(0), "piw-listener exited uncleanly; its log:\n{}", self.log());
+    }
+
+    /// Send `signal` (SIGSTOP, SIGCONT ...).
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, signal);
+        }
+    }
+
+    /// SIGTERM, and wait for the exit status, whatever it is.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !handles_sigterm(self.child.id()) {
+            assert!(self.is_running() && std::time::Instant::now() < deadline, "piw-listener does not handle SIGTERM:\n{}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        self.signal(libc::SIGTERM);
+        // The limit only keeps a listener that does not stop from hanging the test.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for piw-listener") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "piw-listener did not stop on SIGTERM:\n{}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     /// What it printed on stderr so far.
