@@ -45,12 +45,23 @@ pub enum Task {
     Home,
     Search,
     SimpleRoot,
-    Simple { package: String },
-    Project { package: String },
+    Simple {
+        package: String,
+    },
+    Project {
+        package: String,
+    },
     SimpleAll,
     ProjectAll,
-    DeleteWheel { package: String, filename: String },
-    DeletePackage { package: String },
+    DeleteWheel {
+        package: String,
+        filename: String,
+    },
+    DeletePackage {
+        package: String,
+    },
+    /// Make the tree match the rows (see `listener::reconcile`).
+    Reconcile,
 }
 
 impl Task {
@@ -65,6 +76,7 @@ impl Task {
             "project_all" => Task::ProjectAll,
             "delete_wheel" => Task::DeleteWheel { package, filename },
             "delete_package" => Task::DeletePackage { package },
+            "reconcile" => Task::Reconcile,
             _ => return None,
         })
     }

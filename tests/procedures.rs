@@ -159,7 +159,7 @@ async fn rebuild_queues_the_jobs_of_each_part() {
         ("CALL piw.rebuild('index', 'FOO')", &[("project", "foo"), ("simple", "foo")]),
         ("CALL piw.rebuild('project')", &[("project_all", "")]),
         ("CALL piw.rebuild('project', NULL)", &[("project_all", "")]),
-        ("CALL piw.rebuild('index')", &[("project_all", ""), ("simple_all", ""), ("simple_root", "")]),
+        ("CALL piw.rebuild('index')", &[("project_all", ""), ("reconcile", ""), ("simple_all", ""), ("simple_root", "")]),
     ];
     for (sql, expected) in cases {
         clear_jobs(&client).await;

@@ -253,14 +253,14 @@ async fn queue_status_counts_each_state() {
     assert_eq!(status(&client).await, (0, 0, 0, false), "empty: oldest_pending is null");
     client.batch_execute("CALL piw.rebuild('home'); CALL piw.rebuild('search')").await.unwrap();
     client.batch_execute("CALL piw.rebuild('index')").await.unwrap();
-    assert_eq!(status(&client).await, (5, 0, 0, true));
+    assert_eq!(status(&client).await, (6, 0, 0, true), "home, search, simple_all, project_all, simple_root, reconcile");
     let positive = scalar(&client, "SELECT count(*) FROM piw.queue_status() WHERE oldest_pending >= interval '0'").await;
     assert_eq!(positive, 1);
 
     let claimed = claim(&client, "piw.claim_jobs('L1', 2)").await;
     assert_eq!(claimed.len(), 2);
     assert!(call(&client, &format!("SELECT piw.fail_job({}, 'L1', 'x', NULL)", claimed[0].0)).await);
-    assert_eq!(status(&client).await, (3, 1, 1, true));
+    assert_eq!(status(&client).await, (4, 1, 1, true));
 }
 
 /// A session asleep as a listener's presence session is (see `piw::queue::presence`), and its

@@ -11,6 +11,10 @@ AS $$
         -- deletion of its directories) running beside it could land before the older full render
         OR (kind_a IN ('simple_all', 'project_all') AND kind_b IN ('simple', 'project', 'delete_package'))
         OR (kind_b IN ('simple_all', 'project_all') AND kind_a IN ('simple', 'project', 'delete_package'))
+        -- a reconciliation compares the whole tree with the rows: it runs alone among the jobs
+        -- that write or delete in packages' directories (and after a full rebuild queued with it)
+        OR (kind_a = 'reconcile' AND kind_b IN ('simple', 'project', 'delete_package', 'delete_wheel', 'simple_all', 'project_all'))
+        OR (kind_b = 'reconcile' AND kind_a IN ('simple', 'project', 'delete_package', 'delete_wheel', 'simple_all', 'project_all'))
         -- a page rendered while its package existed must not land after the package's directories
         -- go, and a wheel on its way to another package (see delete_wheel) must not go with them
         OR (package_a = package_b AND package_a <> ''
@@ -20,4 +24,4 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION piw._jobs_conflict(text, text, text, text, text, text) IS
-'internal: true when two jobs must not run at once: the same target; a full rebuild and any package''s page or directory job; a package''s directory deletion and its page and wheel jobs';
+'internal: true when two jobs must not run at once: the same target; a full rebuild and any package''s page or directory job; a package''s directory deletion and its page and wheel jobs; a reconciliation and any job in packages'' directories';

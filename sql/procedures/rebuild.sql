@@ -19,9 +19,10 @@ BEGIN
         END IF;
         INSERT INTO piw.requests (kind) VALUES (rebuild.part);
     ELSIF rebuild.package IS NULL THEN
-        -- Every package: one job that streams them all, not one job per package.
+        -- Every package: one job that streams them all, not one job per package. A full
+        -- rebuild of the index also reconciles the tree with the rows, once the pages are done.
         IF rebuild.part = 'index' THEN
-            INSERT INTO piw.requests (kind) VALUES ('simple_all'), ('project_all'), ('simple_root');
+            INSERT INTO piw.requests (kind) VALUES ('simple_all'), ('project_all'), ('simple_root'), ('reconcile');
         ELSE
             INSERT INTO piw.requests (kind) VALUES ('project_all');
         END IF;
@@ -58,4 +59,4 @@ END
 $$;
 
 COMMENT ON PROCEDURE piw.rebuild(text, text) IS
-'Queue a rebuild of part of the website: home (index.html), search (packages.json), project (project/PACKAGE/ pages) or index (simple/PACKAGE/index.html and the project pages). With project or index, a null package means every package (and index then rebuilds simple/index.html too). 22023 for an unknown part or a package given with home or search; P0002 for an unknown package. Example: CALL piw.rebuild(''index'', ''foo'');';
+'Queue a rebuild of part of the website: home (index.html), search (packages.json), project (project/PACKAGE/ pages) or index (simple/PACKAGE/index.html and the project pages). With project or index, a null package means every package (and index then rebuilds simple/index.html too, and reconciles the tree with the rows: pages, directories and wheels that no row describes are removed, and missing wheels are reported in piw.reconciliations). 22023 for an unknown part or a package given with home or search; P0002 for an unknown package. Example: CALL piw.rebuild(''index'', ''foo'');';

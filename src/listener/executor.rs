@@ -96,6 +96,7 @@ impl Executor {
             Task::ProjectAll => self.stream_all(client, AllPages::Project).await,
             Task::DeleteWheel { package, filename } => self.delete_wheel(pooled, package, filename).await,
             Task::DeletePackage { package } => self.delete_package(pooled, package).await,
+            Task::Reconcile => self.reconcile(pooled).await,
         }
     }
 

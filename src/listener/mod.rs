@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod executor;
 mod notifier;
 mod presence;
+mod reconcile;
 mod retire;
 mod work;
 

@@ -102,6 +102,20 @@ impl Executor {
         .await
     }
 
+    /// Remove a temporary (or retired) file left in `simple/PACKAGE/` by a writer that was killed.
+    /// Under the wheels lock: an importer's temporary file is its own until it commits (and then
+    /// renamed away), so one still there once the lock is ours was left by a dead writer.
+    pub(super) async fn remove_stale_temporary(&self, pooled: &ClientWrapper, package: &str, name: &str) -> Result<Effect, JobError> {
+        let path = Path::new("simple").join(package).join(name);
+        let client: &Client = pooled;
+        let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
+        deleting(client, async {
+            client.execute(&lock, &[&package]).await.map_err(Error::from)?;
+            Ok((Effect { removed: self.output.remove_file(&path)?.into(), ..Effect::default() }, Vec::new()))
+        })
+        .await
+    }
+
     /// Move the wheels in `dir` that rows of other packages have to those packages' directories.
     async fn move_wheels_of_others(&self, client: &Client, dir: &Path) -> Result<Effect, JobError> {
         let names: Vec<String> = self
