@@ -26,6 +26,9 @@ pub enum JobError {
     Database(#[from] Error),
     #[error("unknown job kind {0:?} (is this listener older than the schema?)")]
     UnknownKind(String),
+    /// Done, but not on stable storage: the job is not done.
+    #[error("the job's changes could not be made durable: {0}")]
+    Unsynced(String),
 }
 
 impl JobError {

@@ -29,7 +29,7 @@ use self::{
 use crate::{
     error::{Error, Result},
     queue::{self, ClaimOptions, Job, Task},
-    site::OutputDir,
+    site::{OutputDir, Syncer},
 };
 
 /// The `application_name` of a listener's connections, unless its configuration names one.
@@ -96,6 +96,8 @@ impl ListenerOptions {
 struct Listener {
     pool: Pool,
     executor: Executor,
+    /// Makes every job's writes durable before it is done.
+    syncer: Syncer,
     options: ListenerOptions,
     /// Our heartbeats, and whether we are awake.
     presence: Presence,
@@ -132,7 +134,8 @@ pub async fn run(mut config: Config, options: ListenerOptions, cancel: Cancellat
     let pool = Pool::builder(manager).max_size(options.workers + 2).build().map_err(|e| Error::Pool(e.to_string()))?;
     let wake = Arc::new(Notify::new());
     let presence = Presence::new(listener_id(), &config, wake.clone());
-    let listener = Arc::new(Listener { pool, executor: Executor::new(output), options, presence, cancel: cancel.clone() });
+    let syncer = Syncer::new(output.clone());
+    let listener = Arc::new(Listener { pool, executor: Executor::new(output), syncer, options, presence, cancel: cancel.clone() });
     tracing::info!("listener {} writing to {}", listener.presence.id(), listener.executor.output().root().display());
 
     let notifier = tokio::spawn(notifier::run(config, wake.clone(), cancel.clone()));
@@ -410,7 +413,13 @@ impl Listener {
             },
             Work::AllPages(_) => self.executor.all_pages(&client).await,
             Work::PackagePages(package, jobs) => match self.executor.package_pages(&client, package).await {
-                Ok(pages) => {
+                Ok(mut pages) => {
+                    if changed(&pages.simple) || changed(&pages.project) {
+                        if let Err(e) = self.syncer.sync().await {
+                            let unsynced = || Err(executor::JobError::Unsynced(e.to_string()));
+                            (pages.simple, pages.project) = (unsynced(), unsynced());
+                        }
+                    }
                     for job in jobs {
                         let own = if matches!(job.task, Some(Task::Simple { .. })) { &pages.simple } else { &pages.project };
                         self.record(&client, job, own, started).await?;
@@ -419,6 +428,13 @@ impl Listener {
                 }
                 Err(e) => Err(e),
             },
+        };
+        // On stable storage before the database hears that it is done.
+        let outcome = match outcome {
+            Ok(effect) if changed(&Ok(effect)) => {
+                self.syncer.sync().await.map(|()| effect).map_err(|e| executor::JobError::Unsynced(e.to_string()))
+            }
+            other => other,
         };
         for job in work.jobs() {
             self.record(&client, job, &outcome, started).await?;
@@ -489,6 +505,11 @@ impl Listener {
             other => Error::Pool(other.to_string()),
         })
     }
+}
+
+/// Whether a job's outcome changed anything on disk (and so needs a sync before it is done).
+fn changed(outcome: &std::result::Result<executor::Effect, executor::JobError>) -> bool {
+    outcome.as_ref().is_ok_and(|effect| effect.written + effect.removed + effect.moved > 0)
 }
 
 /// Keep our row fresh and our leases alive while jobs run (a full rebuild takes minutes), and

@@ -10,7 +10,10 @@
 //! once, so a temporary file that exists when a page is written was left by a writer that died:
 //! it is removed (never opened) first.
 
+mod durable;
 pub mod fs;
+
+pub use durable::Syncer;
 
 use std::{
     ffi::{OsStr, OsString},
