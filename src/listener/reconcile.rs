@@ -39,7 +39,8 @@ const PACKAGE_FILES_SQL: &str = "SELECT p.package,
                                                WHERE b.package = p.package)
                                    FROM piw.packages p";
 
-/// Packages looked at on disk at once (off the runtime, on a blocking thread).
+/// Packages looked at on disk at once (off the runtime, on a blocking thread; one batch per core
+/// at a time).
 const BATCH: usize = 256;
 
 /// How many paths a report keeps of each kind.
@@ -68,9 +69,11 @@ impl Reconciled {
     }
 
     fn missing(&mut self, path: &Path) {
-        tracing::warn!("reconciliation: {} is published but missing on disk", path.display());
         self.missing_wheels += 1;
+        // A line each for the first hundred (a tree that lost its wheels would flood the log),
+        // then the count at the end.
         if self.missing.len() < EXAMPLES {
+            tracing::warn!("reconciliation: {} is published but missing on disk", path.display());
             self.missing.push(path.display().to_string());
         }
     }
@@ -102,6 +105,8 @@ impl Executor {
     /// Reconcile the tree with the rows (see the module's documentation).
     pub(super) async fn reconcile(&self, pooled: &ClientWrapper) -> Result<Effect, JobError> {
         let client: &Client = pooled;
+        let started = std::time::Instant::now();
+        let mut looking = std::time::Duration::ZERO;
         let mut report = Reconciled::default();
         // The package directories there are; each package with rows is taken out as it comes.
         let output = self.output.clone();
@@ -116,6 +121,9 @@ impl Executor {
         // Acted on once the rows are all in: the connection the rows stream on is the one the
         // actions use, and a statement sent meanwhile would wait behind rows nobody reads.
         let mut remarkable = Vec::new();
+        // Batches are looked at on blocking threads, one per core, while the rows keep coming.
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let mut in_flight = std::collections::VecDeque::new();
         loop {
             let row = rows.try_next().await.map_err(Error::from)?;
             if let Some(row) = &row {
@@ -127,24 +135,37 @@ impl Executor {
             if batch.len() == BATCH || (row.is_none() && !batch.is_empty()) {
                 let packages = std::mem::take(&mut batch);
                 let output = self.output.clone();
-                remarkable.extend(tokio::task::spawn_blocking(move || look(&output, &packages)).await.map_err(panicked)??);
+                in_flight.push_back(tokio::task::spawn_blocking(move || look(&output, &packages)));
+            }
+            while in_flight.len() > threads || (row.is_none() && !in_flight.is_empty()) {
+                let Some(oldest) = in_flight.pop_front() else { break };
+                let waited = std::time::Instant::now();
+                remarkable.extend(oldest.await.map_err(panicked)??);
+                looking += waited.elapsed();
             }
             if row.is_none() {
                 break;
             }
         }
+        let compared = started.elapsed();
         for (package, findings) in remarkable {
             self.settle(pooled, &package, findings, &mut report).await?;
         }
+        tracing::debug!(
+            compared_ms = compared.as_secs_f64() * 1e3,
+            waited_for_looks_ms = looking.as_secs_f64() * 1e3,
+            "reconciliation's comparison"
+        );
         // What is left has no row.
         let orphans: HashSet<OsString> = simple_dirs.into_keys().chain(project_dirs.into_keys()).collect();
         for name in orphans {
             self.remove_orphan_package(pooled, &name, &mut report).await?;
         }
         report.removed_other += self.remove_temporary_files(&mut report)?;
+        // A wheel may have been moved in since its package was looked at: looked at again then.
+        let moves = report.moved_wheels > 0;
         for path in std::mem::take(&mut report.maybe_missing) {
-            let present = std::fs::symlink_metadata(self.output.root().join(&path)).is_ok_and(|meta| meta.is_file());
-            if !present {
+            if !(moves && std::fs::symlink_metadata(self.output.root().join(&path)).is_ok_and(|meta| meta.is_file())) {
                 report.missing(&path);
             }
         }

@@ -37,37 +37,74 @@ const PACKAGE_EXISTS_SQL: &str = "SELECT 1 FROM piw.packages WHERE package = $1"
 impl Executor {
     /// Retire `simple/PACKAGE/FILENAME`: delete it, unless its row came back; when its row now
     /// belongs to another package (a build moved by UPDATE), move it there instead.
+    ///
+    /// Two round trips (a removal waits for them): the transaction's start, the lock and the look
+    /// at the rows go out together, then the second look and the commit. The server runs each
+    /// batch in order, so a look, a statement of its own, sees every commit the lock waited for;
+    /// and a look that fails aborts the transaction, whose COMMIT then rolls back (and the wheel
+    /// is restored).
     pub(super) async fn delete_wheel(&self, pooled: &ClientWrapper, package: &str, filename: &str) -> Result<Effect, JobError> {
         let path = wheel_path(package, filename)?;
         let client: &Client = pooled;
         let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
         let check = pooled.prepare_cached(WHEEL_OWNER_SQL).await.map_err(Error::from)?;
-        let owner = || async { owner_of(client, &check, filename).await };
-        deleting(client, async {
-            // The lock and the check go out together (one round trip, not two): the server runs
-            // them in order, so the check, a statement of its own, sees every commit the lock
-            // waited for. The row may have come back (a rebuild imported the same file) since the
-            // deletion was queued. (futures' `join` polls in order: requests go out in order.)
-            let lock_params: [&(dyn ToSql + Sync); 1] = [&package];
-            let (locked, found) = futures_util::future::join(client.execute(&lock, &lock_params), owner()).await;
-            locked.map_err(Error::from)?;
-            let retired = match found? {
-                Some(owner) if owner == package => return Ok((Effect::default(), Vec::new())),
-                Some(owner) => return Ok((self.move_wheel(&path, filename, &owner)?, Vec::new())),
-                None => self.output.retire(&path)?,
-            };
-            // Once more, in the transaction that commits the deletion: a row written without the
-            // wheels lock (by hand, in psql) may have brought the wheel back meanwhile.
-            if owner().await?.is_some() {
-                if let Some(retired) = retired {
-                    retired.restore()?;
+        let lock_params: [&(dyn ToSql + Sync); 1] = [&package];
+        // (futures' `join` polls in order: the requests go out in order.)
+        let (begun, locked, owner) = futures_util::future::join3(
+            client.batch_execute(&begin()),
+            client.execute(&lock, &lock_params),
+            owner_of(client, &check, filename),
+        )
+        .await;
+        begun.map_err(Error::from)?;
+        let found = match (locked.map_err(Error::from), owner) {
+            (Ok(_), Ok(owner)) => Ok(owner),
+            (Err(e), _) => Err(e.into()),
+            (_, Err(e)) => Err(e),
+        };
+        let mut effect = Effect::default();
+        let retired = match found {
+            Ok(Some(owner)) if owner == package => Ok(None),
+            Ok(Some(owner)) => match self.move_wheel(&path, filename, &owner) {
+                Ok(moved) => {
+                    effect = moved;
+                    Ok(None)
                 }
-                return Ok((Effect::default(), Vec::new()));
+                Err(e) => Err(e.into()),
+            },
+            Ok(None) => self.output.retire(&path).map_err(JobError::from),
+            Err(e) => Err(e),
+        };
+        let retired = match retired {
+            Ok(retired) => retired,
+            Err(e) => {
+                rollback(client).await;
+                return Err(e);
             }
-            let removed = u64::from(retired.is_some());
-            Ok((Effect { removed, ..Effect::default() }, retired.into_iter().collect()))
-        })
-        .await
+        };
+        // Once more, in the transaction that commits the deletion: a row written without the
+        // wheels lock (by hand, in psql) may have brought the wheel back meanwhile.
+        let (again, committed) = futures_util::future::join(owner_of(client, &check, filename), client.batch_execute("COMMIT")).await;
+        match (committed, again) {
+            (Ok(()), Ok(None)) => {
+                if let Some(gone) = retired {
+                    gone.discard()?;
+                    effect.removed += 1;
+                }
+                Ok(effect)
+            }
+            (committed, again) => {
+                if let Some(back) = retired {
+                    back.restore()?;
+                }
+                match (committed, again) {
+                    (Err(e), _) => Err(Error::from(e).into()),
+                    (_, Err(e)) => Err(e),
+                    // Its row came back: it stays.
+                    _ => Ok(effect),
+                }
+            }
+        }
     }
 
     /// Remove the directories of a package that no longer exists; wheels in them that rows of
@@ -158,20 +195,30 @@ async fn owner_of(client: &Client, check: &tokio_postgres::Statement, filename: 
     Ok(row.map(|row| row.try_get::<_, String>(0)).transpose().map_err(Error::from)?)
 }
 
+/// The start of a deletion's transaction.
+fn begin() -> String {
+    format!("BEGIN; SET LOCAL idle_in_transaction_session_timeout = '{IDLE_LIMIT}'")
+}
+
+/// End a deletion's transaction that failed. A rollback that fails leaves a connection that is
+/// gone: the failure's own error says why.
+async fn rollback(client: &Client) {
+    if let Err(e) = client.batch_execute("ROLLBACK").await {
+        tracing::debug!("rollback failed: {e}");
+    }
+}
+
 /// Run a deletion in a transaction: `work` retires what it deletes; committed, that is
 /// discarded; not committed, it is restored (see the module's documentation).
 async fn deleting(
     client: &Client,
     work: impl std::future::Future<Output = Result<(Effect, Vec<Retired>), JobError>>,
 ) -> Result<Effect, JobError> {
-    client.batch_execute(&format!("BEGIN; SET LOCAL idle_in_transaction_session_timeout = '{IDLE_LIMIT}'")).await.map_err(Error::from)?;
+    client.batch_execute(&begin()).await.map_err(Error::from)?;
     let (effect, retired) = match work.await {
         Ok(done) => done,
         Err(e) => {
-            // A rollback that fails leaves a connection that is gone: the work's error says why.
-            if let Err(rollback) = client.batch_execute("ROLLBACK").await {
-                tracing::debug!("rollback failed: {rollback}");
-            }
+            rollback(client).await;
             return Err(e);
         }
     };
