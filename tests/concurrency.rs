@@ -8,7 +8,7 @@ use piw::{pages::Output, site::OutputDir};
 use support::{
     bulk,
     daemon::{drained, output_dir, RunningListener},
-    fixtures::scalar,
+    fixtures::{hold_file_commits, release_file_commits, scalar},
     invariant::{self, Placed},
     process::{ListenerProcess, Spawn},
     wait_until, TestDb,
@@ -166,16 +166,7 @@ async fn reimport_during_queued_deletion(removal: &str) {
     let mut importer = db.connect().await;
     piw::import::import_wheel(&mut importer, &output, &wheel, None).await.unwrap();
     client.batch_execute(removal).await.unwrap();
-    client
-        .batch_execute(
-            "CREATE FUNCTION public.hold_commit() RETURNS trigger LANGUAGE plpgsql AS
-                 $$BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); RETURN NULL; END$$;
-             CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON piw.files
-                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.hold_commit();
-             SELECT pg_advisory_lock(4242);",
-        )
-        .await
-        .unwrap();
+    hold_file_commits(&client).await;
 
     std::fs::write(&wheel, b"second").unwrap();
     let import = tokio::spawn(async move {
@@ -191,7 +182,7 @@ async fn reimport_during_queued_deletion(removal: &str) {
             || scalar(&client, WAITING_SESSIONS).await >= 2
     })
     .await;
-    client.batch_execute("SELECT pg_advisory_unlock(4242)").await.unwrap();
+    release_file_commits(&client).await;
     let placed: Placed = [import.await.unwrap().expect("import")].into_iter().collect();
     drained(&client).await;
     listener.stop().await;

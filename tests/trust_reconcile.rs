@@ -8,7 +8,14 @@ mod support;
 use std::{fs, path::Path, process::Command, time::Duration};
 
 use piw::site::OutputDir;
-use support::{bulk, daemon::output_dir, fixtures::scalar, invariant, process::ListenerProcess, wait_until, TestDb};
+use support::{
+    bulk,
+    daemon::output_dir,
+    fixtures::{hold_file_commits, release_file_commits, scalar},
+    invariant,
+    process::ListenerProcess,
+    wait_until, TestDb,
+};
 use tokio_postgres::Client;
 
 /// The last row of piw.reconciliations: (removed wheels, moved, directories, other, missing).
@@ -82,16 +89,7 @@ async fn a_reconciliation_never_takes_a_wheel_whose_import_is_in_flight() {
     let root = out.path();
     let mut placed = bulk::place_wheels(&client, root).await;
     let output = OutputDir::open(root).unwrap();
-    client
-        .batch_execute(
-            "CREATE FUNCTION public.hold_commit() RETURNS trigger LANGUAGE plpgsql AS
-                 $$BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); RETURN NULL; END$$;
-             CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON piw.files
-                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.hold_commit();
-             SELECT pg_advisory_lock(4242);",
-        )
-        .await
-        .unwrap();
+    hold_file_commits(&client).await;
     let sources = tempfile::tempdir().unwrap();
     let wheel = sources.path().join("Pkg_1-3.0-py3-none-any.whl");
     fs::write(&wheel, b"in flight").unwrap();
@@ -111,7 +109,7 @@ async fn a_reconciliation_never_takes_a_wheel_whose_import_is_in_flight() {
             && scalar(&client, "SELECT count(*) FROM pg_locks WHERE NOT granted").await >= 2
     })
     .await;
-    client.batch_execute("SELECT pg_advisory_unlock(4242)").await.unwrap();
+    release_file_commits(&client).await;
     let imported = import.await.unwrap().expect("import");
     placed.insert((imported.package, imported.filename));
     bulk::wait_drained(&client, || listener.log()).await;

@@ -225,3 +225,24 @@ pub async fn streamed_pages(client: &impl GenericClient) -> (Vec<piw::pages::Out
     .expect("all project pages");
     (simple, project)
 }
+
+/// From now on, transactions that insert into piw.files wait at their commit (a deferred trigger
+/// takes an advisory lock this session holds) until [`release_file_commits`]: an importer stopped
+/// between putting its wheel in place and committing its rows.
+pub async fn hold_file_commits(client: &impl GenericClient) {
+    client
+        .batch_execute(
+            "CREATE FUNCTION public.hold_commit() RETURNS trigger LANGUAGE plpgsql AS
+                 $$BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); RETURN NULL; END$$;
+             CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON piw.files
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.hold_commit();
+             SELECT pg_advisory_lock(4242);",
+        )
+        .await
+        .expect("hold commits");
+}
+
+/// Let the commits [`hold_file_commits`] held go on.
+pub async fn release_file_commits(client: &impl GenericClient) {
+    client.batch_execute("SELECT pg_advisory_unlock(4242)").await.expect("release commits");
+}

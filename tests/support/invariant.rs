@@ -6,7 +6,8 @@
 //! - no page or directory exists for a package that does not exist;
 //! - every wheel the test put in place whose file row still exists is present;
 //! - no wheel remains whose file row is gone;
-//! - no temporary file (`.NAME.piw-tmp`) remains, and nothing else is there.
+//! - no temporary file (`.NAME.piw-tmp`) or retired one (`.NAME.piw-del`) remains, and nothing
+//!   else is there.
 #![allow(dead_code)]
 
 use std::{
@@ -56,8 +57,8 @@ pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, 
         let text = relative.to_string_lossy().into_owned();
         let parts: Vec<&str> = text.split('/').collect();
         let name = parts.last().copied().unwrap_or_default();
-        if name.starts_with('.') && name.ends_with(".piw-tmp") {
-            found.push(format!("temporary file left behind: {text}"));
+        if name.starts_with('.') && (name.ends_with(".piw-tmp") || name.ends_with(".piw-del")) {
+            found.push(format!("temporary or retired file left behind: {text}"));
             continue;
         }
         let in_package_dir = parts.len() >= 3 || (parts.len() == 2 && !matches!(kind, Kind::File));
