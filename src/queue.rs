@@ -218,16 +218,21 @@ pub async fn presence(session: &Client) -> Result<i32> {
 pub async fn try_sleep(session: &Client) -> Result<bool> {
     let asleep = simple_value(session, "SAVEPOINT asleep; SELECT piw.listener_sleep()").await? == "t";
     if !asleep {
-        session.batch_execute("ROLLBACK TO SAVEPOINT asleep").await?;
+        session.batch_execute(END_SLEEP).await?;
     }
     Ok(asleep)
 }
 
 /// Wake up on a presence session asleep by [`try_sleep`]: enqueuers no longer notify.
 pub async fn wake(session: &Client) -> Result<()> {
-    session.batch_execute("ROLLBACK TO SAVEPOINT asleep").await?;
+    session.batch_execute(END_SLEEP).await?;
     Ok(())
 }
+
+/// Let go of what the sleep took (rolling back to the savepoint releases the locks taken since),
+/// and of the savepoint itself: left defined, every sleep would nest one more subtransaction in
+/// the presence transaction, for the listener's whole life.
+const END_SLEEP: &str = "ROLLBACK TO SAVEPOINT asleep; RELEASE SAVEPOINT asleep";
 
 /// The one value the last statement of `sql` returns, sent by the simple query protocol.
 async fn simple_value(session: &Client, sql: &str) -> Result<String> {

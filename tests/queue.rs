@@ -395,6 +395,13 @@ async fn the_presence_session_holds_back_nothing_awake_or_asleep() {
         scalar(&client, &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND state = 'idle in transaction'")).await,
         1
     );
+    // Sleep after sleep nests nothing: no savepoint is left behind.
+    for _ in 0..3 {
+        assert!(piw::queue::try_sleep(&session).await.unwrap());
+        piw::queue::wake(&session).await.unwrap();
+    }
+    let error = session.batch_execute("RELEASE SAVEPOINT asleep").await.expect_err("no savepoint left");
+    assert_eq!(error.code(), Some(&tokio_postgres::error::SqlState::S_E_INVALID_SPECIFICATION), "{error}");
 }
 
 #[tokio::test]
