@@ -217,4 +217,6 @@ pub fn write_stdin(stdin: &mut ChildStdin, text: &str) {
 pub mod bulk;
 pub mod daemon;
 pub mod invariant;
+pub mod pgbouncer;
 pub mod process;
+pub mod secure;
