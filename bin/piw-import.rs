@@ -41,7 +41,9 @@ async fn run(args: Args) -> Result<(), CliError> {
     let mut client = db::connect(&settings.database).await?;
     let output = OutputDir::open(&settings.output_path).map_err(piw::Error::from)?;
     for wheel in &args.wheels {
-        let imported = piw::import::import_wheel(&mut client, &output, wheel, args.requires_python.as_deref()).await?;
+        let imported = piw::import::import_wheel(&mut client, &output, wheel, args.requires_python.as_deref())
+            .await
+            .map_err(CliError::from_request)?;
         tracing::info!("imported {} ({} {})", imported.filename, imported.package, imported.version);
     }
     if args.wait {

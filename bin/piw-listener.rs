@@ -98,10 +98,10 @@ async fn run(args: Args) -> Result<(), CliError> {
     });
 
     // The embedded cluster may take a while to create on first use; a signal meanwhile still stops us.
-    let config = tokio::select! {
-        config = db::config(&settings.database) => config?,
+    let connector = tokio::select! {
+        connector = db::connector(&settings.database) => connector?,
         () = cancel.cancelled() => return Ok(()),
     };
-    listener::run(config, options, cancel).await?;
+    listener::run(connector, options, cancel).await?;
     Ok(())
 }

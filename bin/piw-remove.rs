@@ -39,7 +39,7 @@ async fn run(args: Args) -> Result<(), CliError> {
     args.common.init_logging()?;
     confirm(&format!("Remove version {} of package {} (its builds, files and downloads)?", args.package_version, args.package), args.yes)?;
     let client = connect(&args.common).await?;
-    piw::admin::remove_version(&client, &args.package, &args.package_version, args.skip).await?;
+    piw::admin::remove_version(&client, &args.package, &args.package_version, args.skip).await.map_err(CliError::from_request)?;
     tracing::info!(
         "removed version {} of package {}{}",
         args.package_version,

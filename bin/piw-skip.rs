@@ -38,10 +38,10 @@ async fn run(args: Args) -> Result<(), CliError> {
     let client = connect(&args.common).await?;
     let (package, reason) = (args.package.as_str(), args.reason.as_str());
     match (&args.package_version, args.unskip) {
-        (None, false) => piw::admin::skip_package(&client, package, reason).await?,
-        (None, true) => piw::admin::unskip_package(&client, package).await?,
-        (Some(version), false) => piw::admin::skip_version(&client, package, version, reason).await?,
-        (Some(version), true) => piw::admin::unskip_version(&client, package, version).await?,
+        (None, false) => piw::admin::skip_package(&client, package, reason).await.map_err(CliError::from_request)?,
+        (None, true) => piw::admin::unskip_package(&client, package).await.map_err(CliError::from_request)?,
+        (Some(version), false) => piw::admin::skip_version(&client, package, version, reason).await.map_err(CliError::from_request)?,
+        (Some(version), true) => piw::admin::unskip_version(&client, package, version).await.map_err(CliError::from_request)?,
     }
     let what = match &args.package_version {
         Some(version) => format!("version {version} of package {package}"),

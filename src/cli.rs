@@ -20,7 +20,7 @@ use crate::{config::Settings, error::Error};
 /// Options common to every tool, as in the original piwheels tools.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
-    /// Specify a configuration file to load (TOML with the keys dsn and output_path)
+    /// Specify a configuration file to load (TOML with the keys dsn, output_path and password_file)
     #[arg(short = 'c', long = "configuration", value_name = "FILE")]
     pub configuration: Option<PathBuf>,
     /// Produce less console output
@@ -32,8 +32,10 @@ pub struct CommonArgs {
     /// Log messages to the specified file
     #[arg(short = 'l', long = "log-file", value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// The database to use, as a libpq connection string; without one anywhere, a private cluster
-    /// under PIW_HOME (default ./piw-data) is created and started on first use
+    /// The database to use, as a libpq connection string (sslmode, sslrootcert, ... as in psql; PGHOST,
+    /// PGUSER, PGSSLMODE, ... and ~/.pgpass fill what it leaves out). With none anywhere and no
+    /// PGHOST, PGHOSTADDR, PGPORT or PGDATABASE set, a private cluster under PIW_HOME (default
+    /// ./piw-data) is created and started on first use
     #[arg(long, env = "PIW_DSN", value_name = "DSN", hide_env_values = true)]
     pub dsn: Option<String>,
 }
@@ -87,19 +89,41 @@ fn open_log(path: &Path) -> Result<std::fs::File, CliError> {
 /// How a tool run ended, other than success.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// Exit 1: the request failed; nothing changed.
+    /// Exit 1: the request failed; nothing changed. (Exit 2 when it is a usage error.)
     #[error(transparent)]
     Failed(#[from] Error),
     /// Exit 2: the user declined, or there was no terminal to ask and no --yes.
     #[error("{0}")]
     Declined(String),
+    /// Exit 3: the request was queued, but the connection was lost while `--wait` waited for it.
+    #[error("queued; lost the connection while waiting ({0}); the listener carries the work out all the same")]
+    LostWhileWaiting(#[source] Error),
+    /// Exit 3: the request was sent, but the connection was lost before the server answered: it
+    /// may or may not have been carried out.
+    #[error("sent; lost the connection before the server answered ({0}): the request may or may not have been queued (look in piw.audit)")]
+    LostBeforeAnswer(#[source] Error),
 }
+
+/// Exit code of a request that was sent and whose outcome the tool could not learn.
+pub const EXIT_CONNECTION_LOST: u8 = 3;
 
 impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
+            CliError::Failed(Error::Usage(_)) => ExitCode::from(2),
             CliError::Failed(_) => ExitCode::from(1),
             CliError::Declined(_) => ExitCode::from(2),
+            CliError::LostWhileWaiting(_) | CliError::LostBeforeAnswer(_) => ExitCode::from(EXIT_CONNECTION_LOST),
+        }
+    }
+
+    /// The outcome of an admin call: a connection lost while the call was under way leaves it
+    /// unknown whether it committed, which is not "nothing changed".
+    pub fn from_request(error: Error) -> Self {
+        if matches!(error, Error::Connection(_)) {
+            CliError::LostBeforeAnswer(error)
+        } else {
+            CliError::Failed(error)
         }
     }
 }
@@ -138,6 +162,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
 }
 
 /// Connect to the database the options name (starting the embedded cluster if that is the one).
+/// The session's application name is the tool's, unless the DSN names one.
 pub async fn connect(common: &CommonArgs) -> Result<tokio_postgres::Client, CliError> {
     let settings = common.settings(None)?;
     Ok(crate::db::connect(&settings.database).await?)
@@ -147,6 +172,13 @@ pub async fn connect(common: &CommonArgs) -> Result<tokio_postgres::Client, CliE
 /// requested up to now. Work queued later, by anyone, is not waited for. Says once, after a while,
 /// that a listener must be running for that to happen.
 pub async fn wait_until_drained(client: &tokio_postgres::Client) -> Result<(), CliError> {
+    wait_for_queued(client).await.map_err(|error| match error {
+        CliError::Failed(error) if error.is_connection() => CliError::LostWhileWaiting(error),
+        other => other,
+    })
+}
+
+async fn wait_for_queued(client: &tokio_postgres::Client) -> Result<(), CliError> {
     let last = crate::queue::watermark(client).await?;
     let started = std::time::Instant::now();
     let mut hinted = false;

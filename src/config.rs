@@ -1,5 +1,5 @@
-//! Where the database and the output directory are: flags, environment, a TOML file, or the
-//! embedded default (a private cluster under `PIW_HOME`).
+//! Where the database and the output directory are: flags, environment, a TOML file, libpq's
+//! `PG*` variables, or the embedded default (a private cluster under `PIW_HOME`).
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,8 @@ pub const DEFAULT_HOME: &str = "piw-data";
 pub struct FileConfig {
     pub dsn: Option<String>,
     pub output_path: Option<PathBuf>,
+    /// A libpq password file (same format as `~/.pgpass`) for when the DSN names no password.
+    pub password_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -28,8 +30,9 @@ impl FileConfig {
 /// Which database the tools talk to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
-    /// A libpq-style connection string (`host=... dbname=...` or `postgresql://...`).
-    Dsn(String),
+    /// A server, named by a libpq connection string (`host=... dbname=...` or `postgresql://...`;
+    /// empty when the `PG*` variables alone name it), with the password file to fall back on.
+    Server { dsn: String, password_file: Option<PathBuf> },
     /// The private cluster under this directory, created and started on first use.
     Embedded { home: PathBuf },
 }
@@ -42,16 +45,39 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Resolve settings: a flag (or its environment variable, which clap has merged into it) wins
-    /// over the configuration file, which wins over the embedded default.
+    /// Resolve settings. The database: `--dsn` (or `PIW_DSN`, which clap has merged into it), else
+    /// the configuration file's `dsn`, else the server the `PG*` variables name (`PGHOST`,
+    /// `PGHOSTADDR`, `PGPORT` or `PGDATABASE` set), else the embedded default. An empty DSN is a
+    /// usage error, never a quiet fallback to the embedded cluster.
     pub fn resolve(dsn: Option<String>, output_path: Option<PathBuf>, config_file: Option<&Path>) -> Result<Self> {
+        Self::resolve_in(dsn, output_path, config_file, &crate::connect::Environment::from_process())
+    }
+
+    /// [`Settings::resolve`] against a given environment.
+    pub fn resolve_in(
+        dsn: Option<String>,
+        output_path: Option<PathBuf>,
+        config_file: Option<&Path>,
+        env: &crate::connect::Environment,
+    ) -> Result<Self> {
         let file = match config_file {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
         let home = piw_home();
-        let database = match dsn.or(file.dsn).filter(|d| !d.trim().is_empty()) {
-            Some(dsn) => Database::Dsn(dsn),
+        let dsn = match (dsn, file.dsn) {
+            (Some(dsn), _) => Some((dsn, "--dsn (or PIW_DSN)")),
+            (None, Some(dsn)) => Some((dsn, "the configuration file's dsn")),
+            (None, None) => None,
+        };
+        let database = match dsn {
+            Some((dsn, _)) if !dsn.trim().is_empty() => Database::Server { dsn, password_file: file.password_file },
+            Some((_, source)) => {
+                return Err(Error::Usage(format!(
+                    "{source} is empty: give a connection string, or none at all for the embedded cluster under PIW_HOME"
+                )))
+            }
+            None if env.names_a_server() => Database::Server { dsn: String::new(), password_file: file.password_file },
             None => Database::Embedded { home: home.clone() },
         };
         let output_path = output_path.or(file.output_path).unwrap_or_else(|| home.join("www"));

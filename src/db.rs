@@ -11,6 +11,7 @@ use tokio_postgres::{Client, Config, NoTls};
 use crate::{
     cluster::{Cluster, Durability},
     config::Database,
+    connect::{Connector, Environment},
     error::{Error, Result},
     schema,
 };
@@ -18,21 +19,34 @@ use crate::{
 /// The database the embedded cluster keeps piw's schema in.
 pub const EMBEDDED_DBNAME: &str = "piw";
 
-/// Connection settings for the configured database. For the embedded default this creates,
-/// migrates and starts the private cluster as needed.
-pub async fn config(database: &Database) -> Result<Config> {
+/// How to reach the configured database: a server as libpq would reach it (the `PG*` environment
+/// and the password file filling what the DSN leaves out), or the embedded default, which this
+/// creates, migrates and starts as needed.
+pub async fn connector(database: &Database) -> Result<Connector> {
     match database {
-        Database::Dsn(dsn) => dsn.parse::<Config>().map_err(|e| Error::InvalidDsn(e.to_string())),
-        Database::Embedded { home } => ensure_embedded(home).await,
+        Database::Server { dsn, password_file } => Ok(Connector::from_dsn(dsn, &Environment::from_process(), password_file.as_deref())?),
+        Database::Embedded { home } => Ok(Connector::unix_socket(ensure_embedded(home).await?)),
     }
 }
 
-/// Connect to the configured database; the connection is driven by a spawned task.
+/// Connect to the configured database as this program (its name is the session's application
+/// name unless the DSN gives one); the connection is driven by a spawned task.
 pub async fn connect(database: &Database) -> Result<Client> {
-    connect_with(&config(database).await?).await
+    let mut connector = connector(database).await?;
+    connector.fallback_application_name(&program_name());
+    connector.connect().await
 }
 
-/// Connect with these settings; the connection is driven by a spawned task.
+/// This program's name (`piw-rebuild`), as pg_stat_activity should show it.
+pub fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|arg0| Path::new(&arg0).file_name().map(|name| name.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "piw".into())
+}
+
+/// Connect over a Unix socket with these settings, without TLS (the embedded cluster, tests); the
+/// connection is driven by a spawned task.
 pub async fn connect_with(config: &Config) -> Result<Client> {
     let (client, connection) = config.connect(NoTls).await.map_err(Error::Connection)?;
     tokio::spawn(async move {

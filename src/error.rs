@@ -21,9 +21,14 @@ pub enum Error {
     /// The server answered something piw's schema does not (a schema of another version?).
     #[error("unexpected answer from the database: {0}")]
     Unexpected(String),
-    /// The connection failed or was lost.
-    #[error("cannot reach the database: {}", with_causes(.0))]
+    /// An established connection was lost (or a server went away mid-call).
+    #[error("lost the connection to the database: {}", with_causes(.0))]
     Connection(#[source] tokio_postgres::Error),
+    /// No connection could be made: the server named, and why (refused, TLS, authentication).
+    /// `lasting` when trying again cannot help (a certificate that does not verify, a password
+    /// refused, a database that does not exist), as opposed to a server down or starting up.
+    #[error("cannot connect to {target}: {reason}")]
+    Connect { target: String, reason: String, lasting: bool, source: tokio_postgres::Error },
     /// No pooled connection could be had (the pool's own errors carry no server error).
     #[error("cannot get a database connection: {0}")]
     Pool(String),
@@ -33,9 +38,9 @@ pub enum Error {
     /// The private PostgreSQL cluster could not be set up or started.
     #[error("{0}")]
     Cluster(String),
-    /// A connection string that libpq syntax does not allow.
+    /// A connection string (or PG* environment) that cannot be used.
     #[error("invalid DSN: {0}")]
-    InvalidDsn(String),
+    Dsn(#[from] crate::connect::DsnError),
     /// A wheel that cannot be imported (bad filename, skipped package or version).
     #[error("{0}")]
     Import(String),
@@ -76,14 +81,20 @@ impl Error {
             | Error::InvalidArgument { source, .. }
             | Error::PermissionDenied { source, .. }
             | Error::Database { source, .. }
-            | Error::Connection(source) => source.code(),
+            | Error::Connection(source)
+            | Error::Connect { source, .. } => source.code(),
             _ => None,
         }
     }
 
     /// Whether retrying on a new connection may succeed (the server went away).
     pub fn is_connection(&self) -> bool {
-        matches!(self, Error::Connection(_) | Error::Pool(_))
+        matches!(self, Error::Connection(_) | Error::Connect { .. } | Error::Pool(_))
+    }
+
+    /// A connection attempt that failed for a reason that trying again cannot mend.
+    pub fn is_lasting_connect_failure(&self) -> bool {
+        matches!(self, Error::Connect { lasting: true, .. })
     }
 
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
@@ -114,7 +125,7 @@ impl From<tokio_postgres::Error> for Error {
 }
 
 /// An error and its causes on one line ("error connecting to server: No such file or directory").
-fn with_causes(error: &dyn std::error::Error) -> String {
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {

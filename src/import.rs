@@ -7,7 +7,7 @@ use std::{
 };
 
 use sha2::{Digest, Sha256};
-use tokio_postgres::Client;
+use tokio_postgres::{types::Type, Client};
 
 use crate::{
     error::{Error, Result},
@@ -82,14 +82,15 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     let transaction = client.transaction().await?;
     // The package's row stays locked until we commit: importers of the same package take turns,
     // so no other importer writes this wheel's temporary file meanwhile.
+    // Statements go unnamed, with their types (see admin.rs): fit for a transaction-mode pooler.
     let row = transaction
-        .query_one(
+        .query_typed_one(
             "WITH p AS (
                  INSERT INTO piw.packages (package) VALUES (piw.normalize_name($1))
                  ON CONFLICT (package) DO UPDATE SET package = excluded.package
                  RETURNING package, skip)
              SELECT p.package, p.skip FROM p",
-            &[&name.distribution],
+            &[(&name.distribution, Type::TEXT)],
         )
         .await?;
     let package: String = row.try_get(0)?;
@@ -98,11 +99,11 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
         return Err(Error::Import(format!("package {package} is skipped ({package_skip})")));
     }
     let version_skip: String = transaction
-        .query_one(
+        .query_typed_one(
             "INSERT INTO piw.versions (package, version, released) VALUES ($1, $2, now())
              ON CONFLICT (package, version) DO UPDATE SET version = excluded.version
              RETURNING skip",
-            &[&package, &name.version],
+            &[(&package, Type::TEXT), (&name.version, Type::TEXT)],
         )
         .await?
         .try_get(0)?;
@@ -120,7 +121,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     let (size, hash) = copy_hashing(&mut source, &mut pending).map_err(|e| Error::io(format!("cannot copy {shown}"), e))?;
     let size = i64::try_from(size).map_err(|_| Error::Import(format!("{shown}: too large")))?;
     transaction
-        .execute(
+        .query_typed(
             "WITH b AS (
                  INSERT INTO piw.builds (package, version, abi_tag, status) VALUES ($1, $2, $3, true)
                  RETURNING build_id)
@@ -128,16 +129,16 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
                                     py_version_tag, abi_tag, platform_tag, requires_python)
              SELECT $4, b.build_id, $5, $6, $7, $2, $8, $3, $9, $10 FROM b",
             &[
-                &package,
-                &name.version,
-                &name.abi,
-                &filename,
-                &size,
-                &hash,
-                &name.distribution,
-                &name.python,
-                &name.platform,
-                &requires_python,
+                (&package, Type::TEXT),
+                (&name.version, Type::TEXT),
+                (&name.abi, Type::TEXT),
+                (&filename, Type::TEXT),
+                (&size, Type::INT8),
+                (&hash, Type::TEXT),
+                (&name.distribution, Type::TEXT),
+                (&name.python, Type::TEXT),
+                (&name.platform, Type::TEXT),
+                (&requires_python, Type::TEXT),
             ],
         )
         .await
@@ -149,8 +150,14 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
         })?;
     pending.publish()?;
     if let Err(e) = transaction.commit().await {
-        let _ = output.remove_file(&relative);
-        return Err(e.into());
+        let error = Error::from(e);
+        // A COMMIT whose answer was lost with the connection may have committed: then the rows
+        // need the wheel. It stays; if the commit did not happen, the next reconciliation of the
+        // tree (a full rebuild of the index) removes it.
+        if !error.is_connection() {
+            let _ = output.remove_file(&relative);
+        }
+        return Err(error);
     }
     Ok(Imported { package, version: name.version, filename, path: output.root().join(relative) })
 }

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod connect;
 pub mod db;
 pub mod error;
 pub mod import;

@@ -279,19 +279,20 @@ pub async fn next_due_in(client: &impl GenericClient, since_claim: Duration) -> 
 /// requested later. (A request is stamped with the start of its transaction, and a job keeps the
 /// oldest stamp of the requests it covers.)
 pub async fn watermark(client: &impl GenericClient) -> Result<SystemTime> {
-    Ok(client.query_one("SELECT clock_timestamp()", &[]).await?.try_get(0)?)
+    Ok(client.query_typed_one("SELECT clock_timestamp()", &[]).await?.try_get(0)?)
 }
 
 /// Of the work requested up to `watermark`: how many requests and jobs are still to do (waiting,
 /// pending or running), and how many jobs failed.
 pub async fn progress_up_to(client: &impl GenericClient, watermark: SystemTime) -> Result<(i64, i64)> {
+    // Unnamed, with its types: works through a transaction-mode pooler (see admin.rs).
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT (SELECT count(*) FROM piw.requests WHERE requested_at <= $1)
                     + count(*) FILTER (WHERE state IN ('pending', 'running')),
                     count(*) FILTER (WHERE state = 'failed')
                FROM piw.jobs WHERE created_at <= $1",
-            &[&watermark],
+            &[(&watermark, tokio_postgres::types::Type::TIMESTAMPTZ)],
         )
         .await?;
     Ok((row.try_get(0)?, row.try_get(1)?))
@@ -302,7 +303,7 @@ pub async fn progress_up_to(client: &impl GenericClient, watermark: SystemTime) 
 /// then waits for the commit (and sees the rows), or the importer waits until that deletion is
 /// done.
 pub async fn lock_wheels_for_import(transaction: &impl GenericClient, package: &str) -> Result<()> {
-    transaction.execute("SELECT piw.lock_wheels($1)", &[&package]).await?;
+    transaction.query_typed("SELECT piw.lock_wheels($1)", &[(&package, tokio_postgres::types::Type::TEXT)]).await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod executor;
 mod notifier;
+mod pooler;
 mod presence;
 mod reconcile;
 mod retire;
@@ -15,9 +16,8 @@ mod work;
 
 use std::{collections::VecDeque, path::PathBuf, sync::Arc, time::Duration};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::{sync::Notify, task::JoinSet};
-use tokio_postgres::{Config, NoTls};
 use tokio_util::sync::CancellationToken;
 
 use self::{
@@ -27,6 +27,7 @@ use self::{
     work::Work,
 };
 use crate::{
+    connect::Connector,
     error::{Error, Result},
     queue::{self, ClaimOptions, Job, Task},
     site::{OutputDir, Syncer},
@@ -95,6 +96,8 @@ impl ListenerOptions {
 /// One running listener.
 struct Listener {
     pool: Pool,
+    /// How the pool reaches the database: names the server when a connection cannot be made.
+    connector: Connector,
     executor: Executor,
     /// Makes every job's writes durable before it is done.
     syncer: Syncer,
@@ -107,38 +110,46 @@ struct Listener {
 /// `config` for sessions that never JIT-compile a query. A full rebuild's rows are looked up
 /// package by package, costed high enough as a whole to start JIT, which then compiles for ~30 ms
 /// before the first row; the listener's queries are never long enough to earn that back.
-fn without_jit(config: &Config) -> Config {
-    let mut config = config.clone();
-    let options = match config.get_options() {
-        Some(options) => format!("{options} -c jit=off"),
-        None => "-c jit=off".to_owned(),
-    };
-    config.options(&options);
-    config
+/// Turn JIT off in a new pooled session: the listener's queries are short and many, and
+/// compiling one costs more than running it. A `SET` after connecting rather than a startup
+/// `options` parameter, which poolers such as PgBouncer refuse.
+fn without_jit() -> Hook {
+    Hook::async_fn(|client, _| Box::pin(async move { client.batch_execute("SET jit = off").await.map_err(HookError::Backend) }))
 }
 
 /// Run a listener against the database of `config` until `cancel` fires; then finish the jobs in
 /// hand, hand back the rest, and return.
-pub async fn run(mut config: Config, options: ListenerOptions, cancel: CancellationToken) -> Result<()> {
+pub async fn run(mut connector: Connector, options: ListenerOptions, cancel: CancellationToken) -> Result<()> {
     let output = OutputDir::open(&options.output_path)?;
     // So that pg_stat_activity says which connections are ours (the LISTEN one says so too).
-    if config.get_application_name().is_none() {
-        config.application_name(APPLICATION_NAME);
+    connector.fallback_application_name(APPLICATION_NAME);
+    if !refuse_poolers_that_drop_sessions(&connector, &cancel).await? {
+        return Ok(());
     }
     // Fast recycling: a connection is handed out again unless it is closed, without a test query
     // (Verified costs a round trip on every checkout, several per job, on the way of every page).
     // A connection the server dropped is closed as soon as its socket says so; one that dies
     // unnoticed fails its next query, which ends the drain like any lost connection: the
     // supervisor backs off and tries again with fresh connections.
-    let manager = Manager::from_config(without_jit(&config), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    let pool = Pool::builder(manager).max_size(options.workers + 2).build().map_err(|e| Error::Pool(e.to_string()))?;
+    let manager =
+        Manager::from_config(connector.config().clone(), connector.tls(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let pool =
+        Pool::builder(manager).max_size(options.workers + 2).post_create(without_jit()).build().map_err(|e| Error::Pool(e.to_string()))?;
     let wake = Arc::new(Notify::new());
-    let presence = Presence::new(listener_id(), &config, wake.clone());
+    let presence = Presence::new(listener_id(), &connector, wake.clone());
     let syncer = Syncer::new(output.clone());
-    let listener = Arc::new(Listener { pool, executor: Executor::new(output), syncer, options, presence, cancel: cancel.clone() });
+    let listener = Arc::new(Listener {
+        pool,
+        connector: connector.clone(),
+        executor: Executor::new(output),
+        syncer,
+        options,
+        presence,
+        cancel: cancel.clone(),
+    });
     tracing::info!("listener {} writing to {}", listener.presence.id(), listener.executor.output().root().display());
 
-    let notifier = tokio::spawn(notifier::run(config, wake.clone(), cancel.clone()));
+    let notifier = tokio::spawn(notifier::run(connector, wake.clone(), cancel.clone()));
     let heartbeat = tokio::spawn(heartbeat_loop(listener.clone()));
     listener.supervise(&wake).await;
 
@@ -150,6 +161,33 @@ pub async fn run(mut config: Config, options: ListenerOptions, cancel: Cancellat
     listener.presence.leave().await;
     tracing::info!("listener {} stopped", listener.presence.id());
     Ok(())
+}
+
+/// Make sure sessions stay on one server connection (see [`pooler`]) before anything else. The
+/// database may be down at start: the probe is retried until it can answer. `false` when
+/// cancelled meanwhile.
+async fn refuse_poolers_that_drop_sessions(connector: &Connector, cancel: &CancellationToken) -> Result<bool> {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+    loop {
+        let outcome = tokio::select! {
+            outcome = pooler::sessions_are_kept(connector) => outcome,
+            () = cancel.cancelled() => return Ok(false),
+        };
+        match outcome {
+            Ok(true) => return Ok(true),
+            Ok(false) => return Err(pooler::refusal(connector)),
+            // A DSN that cannot work (certificate, password) will not work on a retry either.
+            Err(e) if e.is_lasting_connect_failure() => return Err(e),
+            Err(e) => {
+                let delay = backoff.next_delay();
+                tracing::warn!("{e}; trying again in {} ms", delay.as_millis());
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = cancel.cancelled() => return Ok(false),
+                }
+            }
+        }
+    }
 }
 
 impl Listener {
@@ -501,7 +539,7 @@ impl Listener {
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => Error::from(e),
+            deadpool_postgres::PoolError::Backend(e) => self.connector.connect_error(e),
             other => Error::Pool(other.to_string()),
         })
     }

@@ -12,11 +12,11 @@ use futures_util::{
     FutureExt, StreamExt,
 };
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
-use crate::queue::CHANNEL;
+use crate::{connect::Connector, queue::CHANNEL};
 
 /// How often the idle connection is pinged: a dead peer is noticed within this (plus the timeout).
 const PING_INTERVAL: Duration = Duration::from_secs(15);
@@ -24,10 +24,10 @@ const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Keep a LISTEN connection up until `cancel`, calling `wake.notify_one()` on every notification
 /// and after every (re)connect. Reconnects with capped exponential backoff and jitter.
-pub async fn run(config: Config, wake: Arc<Notify>, cancel: CancellationToken) {
+pub async fn run(connector: Connector, wake: Arc<Notify>, cancel: CancellationToken) {
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
     while !cancel.is_cancelled() {
-        match listen_once(&config, &wake, &cancel, &mut backoff).await {
+        match listen_once(&connector, &wake, &cancel, &mut backoff).await {
             Ok(()) => return,
             Err(reason) => {
                 let delay = backoff.next_delay();
@@ -42,11 +42,11 @@ pub async fn run(config: Config, wake: Arc<Notify>, cancel: CancellationToken) {
 }
 
 /// One connection's life. `Ok` only when cancelled; `Err` says why the connection ended.
-async fn listen_once(config: &Config, wake: &Notify, cancel: &CancellationToken, backoff: &mut Backoff) -> Result<(), String> {
-    let mut config = config.clone();
-    let name = format!("{} (LISTEN)", config.get_application_name().unwrap_or(super::APPLICATION_NAME));
-    config.application_name(&name);
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| crate::Error::from(e).to_string())?;
+async fn listen_once(connector: &Connector, wake: &Notify, cancel: &CancellationToken, backoff: &mut Backoff) -> Result<(), String> {
+    let mut connector = connector.clone();
+    let name = format!("{} (LISTEN)", connector.config().get_application_name().unwrap_or(super::APPLICATION_NAME));
+    connector.config_mut().application_name(&name);
+    let (client, mut connection) = connector.connect_raw().await.map_err(|e| e.to_string())?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let listen_sql = format!("LISTEN {CHANNEL}");
     let client = &client;

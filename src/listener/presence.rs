@@ -11,16 +11,13 @@
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, Notify};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::Client;
 
-use crate::{
-    error::{Error, Result},
-    queue,
-};
+use crate::{connect::Connector, error::Result, queue};
 
 pub struct Presence {
     id: String,
-    config: Config,
+    connector: Connector,
     /// Woken when the session ends: a listener asleep on it is asleep no more.
     wake: Arc<Notify>,
     /// The lock also orders the calls: a sleep and a wake never cross.
@@ -39,13 +36,13 @@ struct Session {
 }
 
 impl Presence {
-    /// The presence of listener `id` in the database of `config`; no session is opened yet.
-    /// `wake` is notified when an open session ends.
-    pub fn new(id: String, config: &Config, wake: Arc<Notify>) -> Self {
-        let mut config = config.clone();
-        let name = format!("{} (presence)", config.get_application_name().unwrap_or(super::APPLICATION_NAME));
-        config.application_name(&name);
-        Presence { id, config, wake, state: Mutex::new(State::default()) }
+    /// The presence of listener `id` in the database `connector` reaches; no session is opened
+    /// yet. `wake` is notified when an open session ends.
+    pub fn new(id: String, connector: &Connector, wake: Arc<Notify>) -> Self {
+        let mut connector = connector.clone();
+        let name = format!("{} (presence)", connector.config().get_application_name().unwrap_or(super::APPLICATION_NAME));
+        connector.config_mut().application_name(&name);
+        Presence { id, connector, wake, state: Mutex::new(State::default()) }
     }
 
     pub fn id(&self) -> &str {
@@ -122,7 +119,7 @@ impl Presence {
     }
 
     async fn connect(&self) -> Result<Session> {
-        let (client, connection) = self.config.connect(NoTls).await.map_err(Error::Connection)?;
+        let (client, connection) = self.connector.connect_raw().await?;
         let wake = self.wake.clone();
         tokio::spawn(async move {
             if let Err(error) = connection.await {

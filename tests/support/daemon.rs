@@ -33,7 +33,7 @@ impl RunningListener {
 
     pub fn start_with(db: &TestDb, options: ListenerOptions) -> RunningListener {
         let cancel = CancellationToken::new();
-        let task = tokio::spawn(listener::run(db.config.clone(), options, cancel.clone()));
+        let task = tokio::spawn(listener::run(piw::connect::Connector::unix_socket(db.config.clone()), options, cancel.clone()));
         RunningListener { cancel, task }
     }
 
