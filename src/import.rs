@@ -116,7 +116,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     // Copied under its temporary name (hashed on the way, a piece at a time: memory stays the
     // same whatever the wheel's size), published once its rows are in, before they commit: a
     // committed row always has its file.
-    let relative = Path::new("simple").join(&package).join(&filename);
+    let relative = crate::site::layout::wheel_path(&package, &filename)?;
     let mut pending = output.create_pending(&relative)?;
     let (size, hash) = copy_hashing(&mut source, &mut pending).map_err(|e| Error::io(format!("cannot copy {shown}"), e))?;
     let size = i64::try_from(size).map_err(|_| Error::Import(format!("{shown}: too large")))?;

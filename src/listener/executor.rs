@@ -1,10 +1,6 @@
 //! Carrying out one job: render its pages and write them, or delete what its rows no longer hold.
 
-use std::{
-    path::{Path, PathBuf},
-    pin::Pin,
-    sync::Arc,
-};
+use std::{path::PathBuf, pin::Pin, sync::Arc};
 
 use deadpool_postgres::ClientWrapper;
 use futures_util::TryStreamExt;
@@ -226,29 +222,6 @@ impl Executor {
             None => Ok(effect),
         }
     }
-}
-
-/// `simple/PACKAGE/FILENAME`, only for a normalized package name and a plain file name that is not
-/// the page beside the wheels. A job row is data (piw_admin may write one by hand): the output
-/// directory stops paths that leave it, but `delete_package` of `""` would otherwise remove every
-/// package's directory, and `delete_wheel` of `index.html` a page.
-pub(super) fn wheel_path(package: &str, filename: &str) -> Result<PathBuf, OutputError> {
-    let path = Path::new("simple").join(package).join(filename);
-    let plain = !filename.is_empty()
-        && filename != "index.html"
-        && !filename.starts_with('.')
-        && !filename.chars().any(|c| c == '/' || c == '\\' || c.is_control());
-    match (is_package_name(package), plain) {
-        (false, _) => Err(OutputError::Refused { path, reason: "not a normalized package name" }),
-        (_, false) => Err(OutputError::Refused { path, reason: "not a wheel's file name" }),
-        _ => Ok(path),
-    }
-}
-
-/// The shape `piw.packages` enforces (`^[a-z0-9]+(-[a-z0-9]+)*$`, at most 200 characters).
-pub(super) fn is_package_name(name: &str) -> bool {
-    (1..=200).contains(&name.len())
-        && name.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
 /// Packages handed to a writer thread at once.

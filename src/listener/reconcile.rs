@@ -24,7 +24,8 @@ use deadpool_postgres::ClientWrapper;
 use futures_util::TryStreamExt;
 use tokio_postgres::Client;
 
-use super::executor::{is_package_name, Effect, Executor, JobError};
+use super::executor::{Effect, Executor, JobError};
+use crate::site::layout::{self, is_package_name};
 use crate::{
     error::Error,
     site::{
@@ -111,7 +112,7 @@ impl Executor {
         // The package directories there are; each package with rows is taken out as it comes.
         let output = self.output.clone();
         let (mut simple_dirs, mut project_dirs) = tokio::task::spawn_blocking(move || -> Result<_, OutputError> {
-            Ok((package_dirs(&output, "simple")?, package_dirs(&output, "project")?))
+            Ok((package_dirs(&output, layout::SIMPLE)?, package_dirs(&output, layout::PROJECT)?))
         })
         .await
         .map_err(panicked)??;
@@ -183,7 +184,7 @@ impl Executor {
 
     /// Act on what one package's directories hold that its rows do not say.
     async fn settle(&self, pooled: &ClientWrapper, package: &str, findings: Findings, report: &mut Reconciled) -> Result<(), JobError> {
-        let simple = Path::new("simple").join(package);
+        let simple = layout::simple_dir(package);
         for filename in findings.unknown_wheels {
             // The deletion job's own way: under the wheels lock, after a fresh look at the rows
             // (an import in flight commits first, and its wheel stays).
@@ -227,7 +228,7 @@ impl Executor {
     async fn remove_orphan_package(&self, pooled: &ClientWrapper, name: &OsStr, report: &mut Reconciled) -> Result<(), JobError> {
         match name.to_str().filter(|name| is_package_name(name)) {
             Some(package) => {
-                let there: Vec<PathBuf> = ["simple", "project"]
+                let there: Vec<PathBuf> = layout::PACKAGE_TREES
                     .iter()
                     .map(|top| Path::new(top).join(package))
                     .filter(|path| std::fs::symlink_metadata(self.output.root().join(path)).is_ok())
@@ -240,7 +241,7 @@ impl Executor {
                 report.moved_wheels += done.moved;
             }
             None => {
-                for top in ["simple", "project"] {
+                for top in layout::PACKAGE_TREES {
                     let path = Path::new(top).join(name);
                     if self.output.remove_dir(&path)? {
                         report.removed(&path);
@@ -256,7 +257,7 @@ impl Executor {
     /// `project/` (those in packages' directories go with the packages).
     fn remove_temporary_files(&self, report: &mut Reconciled) -> Result<u64, JobError> {
         let mut removed = 0;
-        for top in ["", "simple", "project"] {
+        for top in ["", layout::SIMPLE, layout::PROJECT] {
             for (name, kind) in self.output.list(Path::new(top))?.unwrap_or_default() {
                 if kind != Kind::Dir && is_temporary_name(&name) {
                     let path = Path::new(top).join(&name);
@@ -276,7 +277,7 @@ fn package_dirs(output: &OutputDir, top: &str) -> Result<HashMap<OsString, Kind>
     let mut dirs = HashMap::new();
     for (name, kind) in output.list(Path::new(top))?.unwrap_or_default() {
         // The pages at the top of simple/ and temporary files are not packages' directories.
-        if kind == Kind::File && (name == "index.html" || is_temporary_name(&name)) {
+        if kind == Kind::File && (name == layout::PAGE || is_temporary_name(&name)) {
             continue;
         }
         if kind == Kind::Dir || kind == Kind::Symlink {
@@ -294,11 +295,11 @@ fn look(output: &OutputDir, packages: &[(String, Vec<String>)]) -> Result<Vec<(S
             continue;
         }
         let mut findings = Findings::default();
-        let simple = Path::new("simple").join(package);
+        let simple = layout::simple_dir(package);
         let mut on_disk = HashSet::new();
         for (name, kind) in output.list(&simple)?.unwrap_or_default() {
             match (kind, name.to_str()) {
-                (Kind::File, Some("index.html")) => {}
+                (Kind::File, Some(layout::PAGE)) => {}
                 (Kind::File, Some(text)) => {
                     on_disk.insert(text.to_owned());
                     if !filenames.iter().any(|f| f == text) {
@@ -309,10 +310,10 @@ fn look(output: &OutputDir, packages: &[(String, Vec<String>)]) -> Result<Vec<(S
             }
         }
         findings.missing = filenames.iter().filter(|f| !on_disk.contains(f.as_str())).cloned().collect();
-        let project = Path::new("project").join(package);
+        let project = layout::project_dir(package);
         for (name, kind) in output.list(&project)?.unwrap_or_default() {
             match (kind, name.to_str()) {
-                (Kind::File, Some("index.html")) => {}
+                (Kind::File, Some(layout::PAGE)) => {}
                 (Kind::Dir, Some("json")) => {
                     for (inner, inner_kind) in output.list(&project.join("json"))?.unwrap_or_default() {
                         if !(inner_kind == Kind::File && inner == "index.json") {

@@ -13,7 +13,8 @@ use std::path::Path;
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::{types::ToSql, Client};
 
-use super::executor::{is_package_name, wheel_path, Effect, Executor, JobError};
+use super::executor::{Effect, Executor, JobError};
+use crate::site::layout::{self, is_package_name, wheel_path};
 use crate::{
     error::Error,
     queue,
@@ -121,10 +122,10 @@ impl Executor {
             if exists().await? {
                 return Ok((Effect::default(), Vec::new()));
             }
-            let simple = Path::new("simple").join(package);
+            let simple = layout::simple_dir(package);
             let mut effect = self.move_wheels_of_others(client, &simple).await?;
             let mut retired = Vec::new();
-            for dir in [simple, Path::new("project").join(package)] {
+            for dir in [simple, layout::project_dir(package)] {
                 retired.extend(self.output.retire(&dir)?);
             }
             if exists().await? {
@@ -143,7 +144,7 @@ impl Executor {
     /// Under the wheels lock: an importer's temporary file is its own until it commits (and then
     /// renamed away), so one still there once the lock is ours was left by a dead writer.
     pub(super) async fn remove_stale_temporary(&self, pooled: &ClientWrapper, package: &str, name: &str) -> Result<Effect, JobError> {
-        let path = Path::new("simple").join(package).join(name);
+        let path = layout::simple_dir(package).join(name);
         let client: &Client = pooled;
         let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
         deleting(client, async {

@@ -39,7 +39,7 @@ use futures_util::{Stream, TryStreamExt};
 
 use tokio_postgres::{GenericClient, Statement};
 
-use crate::error::Result;
+use crate::{error::Result, site::layout};
 
 pub use data::{Build, File, Home, Project, Release, SearchEntry, SimpleFile, SimplePage, Timestamp};
 
@@ -79,21 +79,21 @@ impl Output {
 /// `index.html`.
 pub async fn home(client: &impl GenericClient) -> Result<Vec<Output>> {
     let home = data::home(client).await?;
-    Ok(vec![Output::Write { path: PathBuf::from("index.html"), bytes: templates::home(&home)? }])
+    Ok(vec![Output::Write { path: PathBuf::from(layout::HOME_PAGE), bytes: templates::home(&home)? }])
 }
 
 /// `packages.json`.
 pub async fn search(client: &impl GenericClient) -> Result<Vec<Output>> {
     let mut json = json::SearchJson::new();
     data::search(client, |entry| json.push(&entry)).await?;
-    Ok(vec![Output::Write { path: PathBuf::from("packages.json"), bytes: json.finish() }])
+    Ok(vec![Output::Write { path: PathBuf::from(layout::SEARCH_INDEX), bytes: json.finish() }])
 }
 
 /// `simple/index.html`.
 pub async fn simple_root(client: &impl GenericClient) -> Result<Vec<Output>> {
     let mut root = direct::SimpleRoot::new();
     data::simple_root(client, |package| root.push(package)).await?;
-    Ok(vec![Output::Write { path: PathBuf::from("simple/index.html"), bytes: root.finish() }])
+    Ok(vec![Output::Write { path: layout::simple_root(), bytes: root.finish() }])
 }
 
 /// `simple/PACKAGE/index.html` (Remove when the package no longer exists).
@@ -101,13 +101,13 @@ pub async fn simple_root(client: &impl GenericClient) -> Result<Vec<Output>> {
 /// A `package` that is not a PEP 503 normalized name cannot exist and could not name a path
 /// inside the output directory: it yields no output at all.
 pub async fn simple(client: &impl GenericClient, package: &str) -> Result<Vec<Output>> {
-    if !is_package_name(package) {
+    if !layout::is_package_name(package) {
         tracing::warn!(package, "not a normalized package name: no simple page");
         return Ok(Vec::new());
     }
     match data::simple(client, package).await? {
         Some(page) => Ok(vec![simple_output(&page)?]),
-        None => Ok(vec![Output::Remove { path: simple_path(package) }]),
+        None => Ok(vec![Output::Remove { path: layout::simple_page(package) }]),
     }
 }
 
@@ -117,7 +117,7 @@ pub async fn simple(client: &impl GenericClient, package: &str) -> Result<Vec<Ou
 /// A `package` that is not a PEP 503 normalized name cannot exist and could not name a path
 /// inside the output directory: it yields no output at all.
 pub async fn project(client: &impl GenericClient, package: &str) -> Result<Vec<Output>> {
-    if !is_package_name(package) {
+    if !layout::is_package_name(package) {
         tracing::warn!(package, "not a normalized package name: no project page");
         return Ok(Vec::new());
     }
@@ -134,19 +134,19 @@ pub const PROJECT_QUERY: &str = data::PROJECT_ONE_SQL;
 
 /// [`simple`] through `statement`, [`SIMPLE_QUERY`] prepared on this connection: the same pages.
 pub async fn simple_prepared(client: &impl GenericClient, statement: &Statement, package: &str) -> Result<Vec<Output>> {
-    if !is_package_name(package) {
+    if !layout::is_package_name(package) {
         tracing::warn!(package, "not a normalized package name: no simple page");
         return Ok(Vec::new());
     }
     match data::simple_prepared(client, statement, package).await? {
         Some(page) => Ok(vec![simple_output(&page)?]),
-        None => Ok(vec![Output::Remove { path: simple_path(package) }]),
+        None => Ok(vec![Output::Remove { path: layout::simple_page(package) }]),
     }
 }
 
 /// [`project`] through `statement`, [`PROJECT_QUERY`] prepared on this connection: the same pages.
 pub async fn project_prepared(client: &impl GenericClient, statement: &Statement, package: &str) -> Result<Vec<Output>> {
-    if !is_package_name(package) {
+    if !layout::is_package_name(package) {
         tracing::warn!(package, "not a normalized package name: no project page");
         return Ok(Vec::new());
     }
@@ -157,13 +157,13 @@ pub async fn project_prepared(client: &impl GenericClient, statement: &Statement
 /// connection (one query, where [`simple_prepared`] and [`project_prepared`] run two): the
 /// outputs of each, `[simple, project]`, the same as theirs.
 pub async fn package_pages_prepared(client: &impl GenericClient, statement: &Statement, package: &str) -> Result<[Vec<Output>; 2]> {
-    if !is_package_name(package) {
+    if !layout::is_package_name(package) {
         tracing::warn!(package, "not a normalized package name: no pages");
         return Ok([Vec::new(), Vec::new()]);
     }
     match data::project_prepared(client, statement, package).await? {
         Some(project) => Ok([vec![simple_output_of_project(&project)], Vec::from(project_outputs(&project)?)]),
-        None => Ok([vec![Output::Remove { path: simple_path(package) }], project_outputs_of(package, None)?]),
+        None => Ok([vec![Output::Remove { path: layout::simple_page(package) }], project_outputs_of(package, None)?]),
     }
 }
 
@@ -171,7 +171,7 @@ fn project_outputs_of(package: &str, project: Option<Project>) -> Result<Vec<Out
     match project {
         Some(project) => project_outputs(&project).map(Vec::from),
         None => {
-            let [html, json] = project_paths(package);
+            let [html, json] = layout::project_pages(package);
             Ok(vec![Output::Remove { path: html }, Output::Remove { path: json }])
         }
     }
@@ -221,7 +221,7 @@ pub async fn all_project_data(client: &impl GenericClient) -> Result<impl Stream
 /// One streamed simple page, as [`all_simple`] hands it to its sink; `None` for a name that is
 /// not a normalized package name (no such package can exist).
 pub fn render_simple(page: &SimplePage) -> Result<Option<Output>> {
-    if !is_package_name(&page.package) {
+    if !layout::is_package_name(&page.package) {
         return Ok(None);
     }
     simple_output(page).map(Some)
@@ -230,7 +230,7 @@ pub fn render_simple(page: &SimplePage) -> Result<Option<Output>> {
 /// The simple page of a streamed project, byte for byte what [`render_simple`] makes of the same
 /// package's [`SimplePage`]: a full rebuild of both kinds of page streams the project rows alone.
 pub fn render_simple_of_project(project: &Project) -> Result<Option<Output>> {
-    if !is_package_name(&project.package) {
+    if !layout::is_package_name(&project.package) {
         return Ok(None);
     }
     Ok(Some(simple_output_of_project(project)))
@@ -239,46 +239,27 @@ pub fn render_simple_of_project(project: &Project) -> Result<Option<Output>> {
 /// One streamed package's project pages (HTML, then JSON), as [`all_project`] hands them to its
 /// sink; none for a name that is not a normalized package name.
 pub fn render_project(project: &Project) -> Result<Vec<Output>> {
-    if !is_package_name(&project.package) {
+    if !layout::is_package_name(&project.package) {
         return Ok(Vec::new());
     }
     project_outputs(project).map(Vec::from)
 }
 
 fn simple_output(page: &SimplePage) -> Result<Output> {
-    Ok(Output::Write { path: simple_path(&page.package), bytes: direct::simple(page) })
+    Ok(Output::Write { path: layout::simple_page(&page.package), bytes: direct::simple(page) })
 }
 
 /// The simple page rendered from the project data's own files, not from copies of them.
 fn simple_output_of_project(project: &Project) -> Output {
-    Output::Write { path: simple_path(&project.package), bytes: direct::simple_links(&project.package, &project.simple_links()) }
+    Output::Write { path: layout::simple_page(&project.package), bytes: direct::simple_links(&project.package, &project.simple_links()) }
 }
 
 fn project_outputs(project: &Project) -> Result<[Output; 2]> {
-    let [html_path, json_path] = project_paths(&project.package);
+    let [html_path, json_path] = layout::project_pages(&project.package);
     Ok([
         Output::Write { path: html_path, bytes: direct::project(project)? },
         Output::Write { path: json_path, bytes: json::project(project)? },
     ])
-}
-
-fn simple_path(package: &str) -> PathBuf {
-    PathBuf::from(format!("simple/{package}/index.html"))
-}
-
-fn project_paths(package: &str) -> [PathBuf; 2] {
-    [PathBuf::from(format!("project/{package}/index.html")), PathBuf::from(format!("project/{package}/json/index.json"))]
-}
-
-/// The shape `piw.packages` enforces (`^[a-z0-9]+(-[a-z0-9]+)*$`, at most 200 characters): a
-/// single, harmless path component.
-fn is_package_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 200
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--")
 }
 
 #[cfg(test)]

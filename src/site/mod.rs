@@ -12,6 +12,7 @@
 
 mod durable;
 pub mod fs;
+pub mod layout;
 
 pub use durable::Syncer;
 

@@ -1,0 +1,94 @@
+//! Where everything lives in the site: the one place that knows the tree's layout and which
+//! names may become paths in it. Pages, the importer, the listener's deletions and the
+//! reconciliation all ask here.
+
+use std::path::{Path, PathBuf};
+
+use super::OutputError;
+
+/// The home page, at the top of the tree.
+pub const HOME_PAGE: &str = "index.html";
+/// The search index, at the top of the tree.
+pub const SEARCH_INDEX: &str = "packages.json";
+/// The PEP 503 index: `simple/index.html`, and a directory per package with its page and wheels.
+pub const SIMPLE: &str = "simple";
+/// The human pages: a directory per package with `index.html` and `json/index.json`.
+pub const PROJECT: &str = "project";
+/// The name of every page inside its directory.
+pub const PAGE: &str = "index.html";
+/// The top-level directories that hold one directory per package.
+pub const PACKAGE_TREES: [&str; 2] = [SIMPLE, PROJECT];
+
+/// `simple/index.html`.
+pub fn simple_root() -> PathBuf {
+    Path::new(SIMPLE).join(PAGE)
+}
+
+/// `simple/PACKAGE`: the package's page and its wheels.
+pub fn simple_dir(package: &str) -> PathBuf {
+    Path::new(SIMPLE).join(package)
+}
+
+/// `simple/PACKAGE/index.html`.
+pub fn simple_page(package: &str) -> PathBuf {
+    simple_dir(package).join(PAGE)
+}
+
+/// `project/PACKAGE`.
+pub fn project_dir(package: &str) -> PathBuf {
+    Path::new(PROJECT).join(package)
+}
+
+/// `project/PACKAGE/index.html` and `project/PACKAGE/json/index.json`.
+pub fn project_pages(package: &str) -> [PathBuf; 2] {
+    let dir = project_dir(package);
+    [dir.join(PAGE), dir.join("json").join("index.json")]
+}
+
+/// `simple/PACKAGE/FILENAME`, only for a normalized package name and a plain file name that is not
+/// the page beside the wheels. A job row is data (piw_admin may write one by hand): the output
+/// directory stops paths that leave it, but `delete_package` of `""` would otherwise remove every
+/// package's directory, and `delete_wheel` of `index.html` a page.
+pub fn wheel_path(package: &str, filename: &str) -> Result<PathBuf, OutputError> {
+    let path = simple_dir(package).join(filename);
+    let plain = !filename.is_empty()
+        && filename != PAGE
+        && !filename.starts_with('.')
+        && !filename.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+    match (is_package_name(package), plain) {
+        (false, _) => Err(OutputError::Refused { path, reason: "not a normalized package name" }),
+        (_, false) => Err(OutputError::Refused { path, reason: "not a wheel's file name" }),
+        _ => Ok(path),
+    }
+}
+
+/// The shape `piw.packages` enforces (`^[a-z0-9]+(-[a-z0-9]+)*$`, at most 200 characters): a
+/// single, harmless path component.
+pub fn is_package_name(name: &str) -> bool {
+    (1..=200).contains(&name.len())
+        && name.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_names_are_single_harmless_components() {
+        for good in ["a", "foo", "foo-bar", "a1-2b", &"x".repeat(200)] {
+            assert!(is_package_name(good), "{good}");
+        }
+        for bad in ["", "-a", "a-", "a--b", "A", "a_b", "a.b", "..", "a/b", &"x".repeat(201)] {
+            assert!(!is_package_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wheel_paths_refuse_pages_hidden_files_and_separators() {
+        assert_eq!(wheel_path("foo", "foo-1.0-py3-none-any.whl").ok(), Some(PathBuf::from("simple/foo/foo-1.0-py3-none-any.whl")));
+        for bad in ["", "index.html", ".x", "a/b", "a\\b", "a\nb"] {
+            assert!(wheel_path("foo", bad).is_err(), "{bad:?}");
+        }
+        assert!(wheel_path("", "foo-1.0-py3-none-any.whl").is_err());
+    }
+}
