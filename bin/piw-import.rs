@@ -3,8 +3,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use piw::{
-    cli::{finish, wait_until_drained, CliError, CommonArgs},
-    db,
+    cli::{request, CommonArgs, FutureExt, Request},
     site::OutputDir,
 };
 
@@ -29,25 +28,19 @@ struct Args {
     common: CommonArgs,
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
-    finish("piw-import", run(args).await)
-}
-
-async fn run(args: Args) -> Result<(), CliError> {
-    args.common.init_logging()?;
-    let settings = args.common.settings(args.output_path.clone())?;
-    let mut client = db::connect(&settings.database).await?;
-    let output = OutputDir::open(&settings.output_path).map_err(piw::Error::from)?;
-    for wheel in &args.wheels {
-        let imported = piw::import::import_wheel(&mut client, &output, wheel, args.requires_python.as_deref())
-            .await
-            .map_err(CliError::from_request)?;
-        tracing::info!("imported {} ({} {})", imported.filename, imported.package, imported.version);
-    }
-    if args.wait {
-        wait_until_drained(&client).await?;
-    }
-    Ok(())
+    let (wheels, requires_python) = (args.wheels.clone(), args.requires_python.clone());
+    let run = Request { tool: "piw-import", common: &args.common, output_path: args.output_path.clone(), confirm: None, wait: args.wait };
+    run.run(move |client, settings| {
+        async move {
+            let output = OutputDir::open(&settings.output_path).map_err(piw::Error::from)?;
+            for wheel in &wheels {
+                let imported = request(piw::import::import_wheel(client, &output, wheel, requires_python.as_deref())).await?;
+                tracing::info!("imported {} ({} {})", imported.filename, imported.package, imported.version);
+            }
+            Ok(format!("imported {} wheel(s)", wheels.len()))
+        }
+        .boxed()
+    })
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use piw::{
     admin::Part,
-    cli::{confirm, connect, finish, wait_until_drained, CliError, CommonArgs},
+    cli::{request, CommonArgs, FutureExt, Request},
 };
 
 /// Queue a rebuild of part of the website, e.g. after manual fixes to the database or the file
@@ -29,25 +29,20 @@ struct Args {
     common: CommonArgs,
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
-    finish("piw-rebuild", run(args).await)
-}
-
-async fn run(args: Args) -> Result<(), CliError> {
-    args.common.init_logging()?;
-    if args.part.takes_package() && args.package.is_none() {
-        confirm(&format!("Rebuild the {} pages of every package? This can take a long time.", args.part.as_str()), args.yes)?;
-    }
-    let client = connect(&args.common).await?;
-    piw::admin::rebuild(&client, args.part, args.package.as_deref()).await?;
-    match &args.package {
-        Some(package) => tracing::info!("queued a rebuild of the {} pages of {package}", args.part.as_str()),
-        None => tracing::info!("queued a rebuild of {}", args.part.as_str()),
-    }
-    if args.wait {
-        wait_until_drained(&client).await?;
-    }
-    Ok(())
+    let every_package = args.part.takes_package() && args.package.is_none();
+    let confirm =
+        every_package.then(|| (format!("Rebuild the {} pages of every package? This can take a long time.", args.part.as_str()), args.yes));
+    let (part, package) = (args.part, args.package.clone());
+    Request { tool: "piw-rebuild", common: &args.common, output_path: None, confirm, wait: args.wait }.run(move |client, _| {
+        async move {
+            request(piw::admin::rebuild(client, part, package.as_deref())).await?;
+            Ok(match package {
+                Some(package) => format!("queued a rebuild of the {} pages of {package}", part.as_str()),
+                None => format!("queued a rebuild of {}", part.as_str()),
+            })
+        }
+        .boxed()
+    })
 }

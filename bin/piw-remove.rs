@@ -2,7 +2,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use piw::cli::{confirm, connect, finish, wait_until_drained, CliError, CommonArgs};
+use piw::cli::{request, CommonArgs, FutureExt, Request};
 
 /// Remove a version of a package: forget all its builds, delete its files and logged downloads,
 /// and queue deletion of its wheels and rebuild of its pages. Without --skip the version may be
@@ -29,25 +29,18 @@ struct Args {
     common: CommonArgs,
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
-    finish("piw-remove", run(args).await)
-}
-
-async fn run(args: Args) -> Result<(), CliError> {
-    args.common.init_logging()?;
-    confirm(&format!("Remove version {} of package {} (its builds, files and downloads)?", args.package_version, args.package), args.yes)?;
-    let client = connect(&args.common).await?;
-    piw::admin::remove_version(&client, &args.package, &args.package_version, args.skip).await.map_err(CliError::from_request)?;
-    tracing::info!(
-        "removed version {} of package {}{}",
-        args.package_version,
-        args.package,
-        if args.skip { " and marked it skipped" } else { "" }
-    );
-    if args.wait {
-        wait_until_drained(&client).await?;
-    }
-    Ok(())
+    let question = format!("Remove version {} of package {} (its builds, files and downloads)?", args.package_version, args.package);
+    let (package, version, skip) = (args.package.clone(), args.package_version.clone(), args.skip);
+    Request { tool: "piw-remove", common: &args.common, output_path: None, confirm: Some((question, args.yes)), wait: args.wait }.run(
+        move |client, _| {
+            async move {
+                request(piw::admin::remove_version(client, &package, &version, skip)).await?;
+                let skipped = if skip { " and marked it skipped" } else { "" };
+                Ok(format!("removed version {version} of package {package}{skipped}"))
+            }
+            .boxed()
+        },
+    )
 }

@@ -2,7 +2,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use piw::cli::{connect, finish, wait_until_drained, CliError, CommonArgs};
+use piw::cli::{request, CommonArgs, FutureExt, Request};
 
 /// Mark a package, or one version of it, so that it is never built again and its files are no
 /// longer published; with --unskip, clear the mark. The pages are rebuilt either way.
@@ -27,29 +27,23 @@ struct Args {
     common: CommonArgs,
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
-    finish("piw-skip", run(args).await)
-}
-
-async fn run(args: Args) -> Result<(), CliError> {
-    args.common.init_logging()?;
-    let client = connect(&args.common).await?;
-    let (package, reason) = (args.package.as_str(), args.reason.as_str());
-    match (&args.package_version, args.unskip) {
-        (None, false) => piw::admin::skip_package(&client, package, reason).await.map_err(CliError::from_request)?,
-        (None, true) => piw::admin::unskip_package(&client, package).await.map_err(CliError::from_request)?,
-        (Some(version), false) => piw::admin::skip_version(&client, package, version, reason).await.map_err(CliError::from_request)?,
-        (Some(version), true) => piw::admin::unskip_version(&client, package, version).await.map_err(CliError::from_request)?,
-    }
-    let what = match &args.package_version {
-        Some(version) => format!("version {version} of package {package}"),
-        None => format!("package {package}"),
-    };
-    tracing::info!("{} {what}", if args.unskip { "unskipped" } else { "skipped" });
-    if args.wait {
-        wait_until_drained(&client).await?;
-    }
-    Ok(())
+    let (package, version, reason, unskip) = (args.package.clone(), args.package_version.clone(), args.reason.clone(), args.unskip);
+    Request { tool: "piw-skip", common: &args.common, output_path: None, confirm: None, wait: args.wait }.run(move |client, _| {
+        async move {
+            match (&version, unskip) {
+                (None, false) => request(piw::admin::skip_package(client, &package, &reason)).await?,
+                (None, true) => request(piw::admin::unskip_package(client, &package)).await?,
+                (Some(version), false) => request(piw::admin::skip_version(client, &package, version, &reason)).await?,
+                (Some(version), true) => request(piw::admin::unskip_version(client, &package, version)).await?,
+            }
+            let what = match &version {
+                Some(version) => format!("version {version} of package {package}"),
+                None => format!("package {package}"),
+            };
+            Ok(format!("{} {what}", if unskip { "unskipped" } else { "skipped" }))
+        }
+        .boxed()
+    })
 }
