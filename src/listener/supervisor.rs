@@ -1,0 +1,377 @@
+//! The supervisor of one listener: drain the queue (claim, run, record, until nothing is left),
+//! then wait for a wake-up, the fallback poll or cancellation; back off after a failed drain.
+
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+use tokio::{sync::Notify, task::JoinSet};
+
+use super::{
+    backoff::{delay_for, Backoff},
+    executor,
+    work::Work,
+    Listener, BUSY_POLL_MAX, BUSY_POLL_MIN, CLAIM_BATCH_PER_WORKER, LINGER,
+};
+use crate::{
+    error::{Error, Result},
+    queue::{self, ClaimOptions, Job, Task},
+};
+
+impl Listener {
+    pub(super) async fn supervise(self: &Arc<Self>, wake: &Notify) {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        // After a failed drain some claimed jobs may still be marked ours: hand them back first.
+        let mut release_first = true;
+        while !self.cancel.is_cancelled() {
+            let mut next_poll = self.options.poll_interval;
+            match self.drain(release_first).await {
+                Ok(due_in) => {
+                    backoff.reset();
+                    release_first = false;
+                    // A retry or a lost lease falls due without a notification.
+                    if let Some(due_in) = due_in {
+                        next_poll = next_poll.min(due_in + Duration::from_millis(5));
+                    }
+                }
+                Err(e) => {
+                    release_first = true;
+                    let delay = backoff.next_delay();
+                    tracing::warn!("{e}; trying again in {} ms", delay.as_millis());
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = self.cancel.cancelled() => {}
+                    }
+                    continue;
+                }
+            }
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(next_poll) => {}
+                () = self.cancel.cancelled() => {}
+            }
+        }
+    }
+
+    /// Claim and carry out jobs until the queue has nothing runnable for us; then say when
+    /// something falls due (a retry, a lease running out).
+    ///
+    /// A claim takes a batch (`CLAIM_BATCH_PER_WORKER` per worker); jobs run as tasks of their
+    /// own, up to `workers` at once, and a free slot is filled as soon as one finishes, from the
+    /// batch in hand or else by a new claim: a slow job (the search index of a big site) never
+    /// holds back the next. The listener tells the database it is awake (enqueuers then skip NOTIFY) once it
+    /// has work in hand; while awake with a slot free it looks at the queue again after a short
+    /// pause instead of waiting for a notification; before it sleeps it says so and looks once
+    /// more (see `piw.listener_heartbeat`).
+    async fn drain(self: &Arc<Self>, release_first: bool) -> Result<Option<Duration>> {
+        // Woken (a notification, a poll, a lost presence session): awake before the first look.
+        self.presence.wake().await?;
+        if release_first {
+            self.leave().await?;
+        }
+        let workers = self.options.workers.max(1);
+        let mut running: JoinSet<Result<()>> = JoinSet::new();
+        // Claimed and not yet started: a claim takes a batch (see `CLAIM_BATCH_PER_WORKER`).
+        let mut ready: VecDeque<Work> = VecDeque::new();
+        // Whether to linger before trying to sleep: after work (requests tend to come in runs),
+        // and after a try refused (a transaction that counted on us is still open).
+        let mut linger_first = false;
+        // Whether piw.listeners says we are awake since we were woken.
+        let mut said_awake = false;
+        let mut pause = BUSY_POLL_MIN;
+        let mut done = 0usize;
+        let mut last_claim = std::time::Instant::now();
+        // Since when an awake listener has had nothing to do.
+        let mut idle_since: Option<std::time::Instant> = None;
+        // Ok(true): drained; Ok(false): cancelled.
+        let outcome: Result<bool> = loop {
+            if self.cancel.is_cancelled() {
+                break Ok(false);
+            }
+            // A new claim only when the last batch has started and a slot is free. While jobs run,
+            // only when something is there to claim: a claim costs the server a millisecond (it
+            // moves the request log, looks for lost leases, plans afresh), the look a thirtieth of
+            // that, and a full rebuild's pass looks a dozen times with a slot free.
+            let mut claimed = 0;
+            let may_claim = ready.is_empty() && running.len() < workers;
+            let worth_claiming = if may_claim && !running.is_empty() {
+                match self.any_due().await {
+                    Ok(due) => due,
+                    Err(e) => break Err(e),
+                }
+            } else {
+                may_claim
+            };
+            if worth_claiming {
+                last_claim = std::time::Instant::now();
+                let jobs = match self.claim(workers * CLAIM_BATCH_PER_WORKER).await {
+                    Ok(jobs) => jobs,
+                    Err(e) => break Err(e),
+                };
+                claimed = jobs.len();
+                ready.extend(Work::group(jobs));
+            }
+            self.start_ready(&mut running, &mut ready, workers);
+            if claimed > 0 {
+                idle_since = None;
+                linger_first = true;
+                if !said_awake {
+                    // For whoever looks at piw.listeners; after the jobs have started: this is
+                    // not on their way.
+                    if let Err(e) = self.beat().await {
+                        break Err(e);
+                    }
+                    said_awake = true;
+                }
+            }
+            if running.is_empty() {
+                if linger_first {
+                    let idle = *idle_since.get_or_insert_with(std::time::Instant::now);
+                    match self.linger(idle).await {
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(e) => break Err(e),
+                    }
+                    idle_since = None;
+                }
+                // Asleep once every enqueuer that skipped NOTIFY because we were awake has ended;
+                // then one more look finds their work. While one has not, we stay awake and
+                // linger again.
+                match self.presence.try_sleep().await {
+                    Ok(true) => match self.any_due().await {
+                        Ok(false) => {
+                            if done > 0 {
+                                tracing::debug!("queue drained after {done} jobs");
+                            }
+                            // Asleep, as piw.listeners then says.
+                            if let Err(e) = self.beat().await {
+                                break Err(e);
+                            }
+                            break Ok(true);
+                        }
+                        Ok(true) => {
+                            if let Err(e) = self.presence.wake().await {
+                                break Err(e);
+                            }
+                        }
+                        Err(e) => break Err(e),
+                    },
+                    Ok(false) => linger_first = true,
+                    Err(e) => break Err(e),
+                }
+                continue;
+            }
+            // Wait for a job to finish; with a slot free (the last claim had too little for
+            // every slot), look at the queue again meanwhile.
+            let poll = running.len() < workers;
+            tokio::select! {
+                finished = running.join_next() => {
+                    pause = BUSY_POLL_MIN;
+                    match finished {
+                        Some(Ok(Ok(()))) => done += 1,
+                        Some(Ok(Err(e))) => break Err(e),
+                        Some(Err(e)) => break Err(Error::Pool(format!("a job's task failed: {e}"))),
+                        None => {}
+                    }
+                }
+                () = tokio::time::sleep(pause), if poll => pause = (pause * 2).min(BUSY_POLL_MAX),
+            }
+        };
+        // The jobs running are finished, whatever ended the drain (their leases would otherwise
+        // have to run out before another listener could take them). Jobs claimed and not started
+        // are handed back: by the next drain (`release_first`) or by `listener_leave` at exit.
+        if !ready.is_empty() {
+            tracing::debug!("{} claimed jobs not started", ready.len());
+        }
+        let mut outcome = outcome;
+        // Stopping, the jobs in hand get `shutdown_timeout` to finish (a job may hang on a
+        // file system that does not answer, or wait for a lock): then they are abandoned, and
+        // `listener_leave` hands them back to the queue.
+        let deadline = self.cancel.is_cancelled().then(|| tokio::time::Instant::now() + self.options.shutdown_timeout);
+        loop {
+            let finished = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, running.join_next()).await {
+                    Ok(finished) => finished,
+                    Err(_) => {
+                        tracing::warn!(
+                            "{} job(s) still running after {:?}: handed back unfinished",
+                            running.len(),
+                            self.options.shutdown_timeout
+                        );
+                        running.abort_all();
+                        break;
+                    }
+                },
+                None => running.join_next().await,
+            };
+            let Some(finished) = finished else { break };
+            let failed = match finished {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e,
+                Err(e) => Error::Pool(format!("a job's task failed: {e}")),
+            };
+            if outcome.is_ok() {
+                outcome = Err(failed);
+            }
+        }
+        match outcome {
+            Ok(true) => queue::next_due_in(&**self.client().await?, last_claim.elapsed()).await,
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Start claimed work while a slot is free.
+    fn start_ready(self: &Arc<Self>, running: &mut JoinSet<Result<()>>, ready: &mut VecDeque<Work>, workers: usize) {
+        while running.len() < workers {
+            let Some(work) = ready.pop_front() else { return };
+            let listener = self.clone();
+            running.spawn(async move { listener.run_work(work).await });
+        }
+    }
+
+    /// Look at the queue every `BUSY_POLL_MIN` until something is due (true: claim it) or the
+    /// listener has been idle since `idle` for `LINGER` (false: time to sleep).
+    async fn linger(&self, idle: std::time::Instant) -> Result<bool> {
+        while idle.elapsed() < LINGER {
+            tokio::select! {
+                () = tokio::time::sleep(BUSY_POLL_MIN) => {}
+                () = self.cancel.cancelled() => return Ok(true),
+            }
+            if self.any_due().await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether a claim now would find anything: a request waiting or a pending job due.
+    async fn any_due(&self) -> Result<bool> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(queue::ANY_DUE_SQL).await?;
+        Ok(client.query_one(&statement, &[]).await?.try_get::<_, bool>(0)?)
+    }
+
+    async fn claim(&self, max_jobs: usize) -> Result<Vec<Job>> {
+        let options = ClaimOptions {
+            max_jobs: i32::try_from(max_jobs).unwrap_or(16),
+            lease: self.options.lease,
+            max_attempts: self.options.max_attempts,
+        };
+        let client = self.client().await?;
+        let statement = client.prepare_cached(queue::CLAIM_SQL).await?;
+        queue::claim_with(&**client, &statement, self.presence.id(), options).await
+    }
+
+    /// Carry out a claimed job (or a pair run as one, see [`Work`]) and record the outcome of
+    /// each. `Err` only when the database could not be told.
+    async fn run_work(&self, work: Work) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            // Not started: handed back by listener_leave on the way out.
+            return Ok(());
+        }
+        let client = self.client().await?;
+        let started = std::time::Instant::now();
+        let outcome = match &work {
+            Work::One(job) => match &job.task {
+                Some(task) => self.executor.execute(&client, task).await,
+                None => Err(executor::JobError::UnknownKind(job.kind.clone())),
+            },
+            Work::AllPages(_) => self.executor.all_pages(&client).await,
+            Work::PackagePages(package, jobs) => match self.executor.package_pages(&client, package).await {
+                Ok(mut pages) => {
+                    if changed(&pages.simple) || changed(&pages.project) {
+                        if let Err(e) = self.syncer.sync().await {
+                            let unsynced = || Err(executor::JobError::Unsynced(e.to_string()));
+                            (pages.simple, pages.project) = (unsynced(), unsynced());
+                        }
+                    }
+                    for job in jobs {
+                        let own = if matches!(job.task, Some(Task::Simple { .. })) { &pages.simple } else { &pages.project };
+                        self.record(&client, job, own, started).await?;
+                    }
+                    return Ok(());
+                }
+                Err(e) => Err(e),
+            },
+        };
+        // On stable storage before the database hears that it is done.
+        let outcome = match outcome {
+            Ok(effect) if changed(&Ok(effect)) => {
+                self.syncer.sync().await.map(|()| effect).map_err(|e| executor::JobError::Unsynced(e.to_string()))
+            }
+            other => other,
+        };
+        for job in work.jobs() {
+            self.record(&client, job, &outcome, started).await?;
+        }
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        client: &deadpool_postgres::ClientWrapper,
+        job: &Job,
+        outcome: &Result<executor::Effect, executor::JobError>,
+        started: std::time::Instant,
+    ) -> Result<()> {
+        match outcome {
+            Ok(effect) => {
+                tracing::debug!(job = job.id, kind = %job.kind, ?effect, ms = started.elapsed().as_secs_f64() * 1000.0, "done");
+                let statement = client.prepare_cached(queue::COMPLETE_SQL).await?;
+                if !queue::complete_with(&**client, &statement, self.presence.id(), job).await? {
+                    tracing::warn!(
+                        "job {} ({} {} {}) was done after its lease passed to another listener: queued again, so that it is redone from current rows",
+                        job.id,
+                        job.kind,
+                        job.package,
+                        job.filename
+                    );
+                }
+            }
+            Err(e) if e.is_connection() => return Err(Error::Pool(e.to_string())),
+            Err(e) => {
+                let retry_in = (job.attempts < self.options.max_attempts)
+                    .then(|| delay_for(self.options.retry_delay, self.options.retry_max, u32::try_from(job.attempts - 1).unwrap_or(0)));
+                match retry_in {
+                    Some(delay) => tracing::warn!(
+                        "job {} ({}) failed, attempt {}: {e}; retrying in {} ms",
+                        job.id,
+                        job.kind,
+                        job.attempts,
+                        delay.as_millis()
+                    ),
+                    None => tracing::error!("job {} ({}) failed for good after {} attempts: {e}", job.id, job.kind, job.attempts),
+                }
+                if !queue::fail(&**client, self.presence.id(), job, &e.to_string(), retry_in).await? {
+                    tracing::warn!("job {} ({}) failed after its lease passed to another listener: queued again", job.id, job.kind);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `piw.listener_heartbeat`, on a pooled session: how many jobs of listeners that are gone
+    /// went back to the queue.
+    pub(super) async fn beat(&self) -> Result<i32> {
+        let (pid, asleep) = self.presence.pid_and_sleep().await?;
+        let client = self.client().await?;
+        let statement = client.prepare_cached(queue::HEARTBEAT_SQL).await?;
+        queue::heartbeat_with(&**client, &statement, self.presence.id(), !asleep, self.options.lease, Some(pid)).await
+    }
+
+    /// `piw.listener_leave`: the jobs we hold go back to the queue.
+    pub(super) async fn leave(&self) -> Result<()> {
+        queue::leave(&**self.client().await?, self.presence.id()).await
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => self.connector.connect_error(e),
+            other => Error::Pool(other.to_string()),
+        })
+    }
+}
+
+/// Whether a job's outcome changed anything on disk (and so needs a sync before it is done).
+fn changed(outcome: &std::result::Result<executor::Effect, executor::JobError>) -> bool {
+    outcome.as_ref().is_ok_and(|effect| effect.written + effect.removed + effect.moved > 0)
+}
