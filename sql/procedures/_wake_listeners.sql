@@ -19,7 +19,7 @@ BEGIN
     -- Enqueuers never wait for each other (ROW EXCLUSIVE does not conflict with itself), never
     -- wait for a listener, and nothing is written. With no listener at all we skip NOTIFY too:
     -- a listener reads the queue when it starts. piw.rebuild makes this same decision written
-    -- out (keep the two alike).
+    -- out (a unit test in src/schema.rs holds the two alike).
     BEGIN
         LOCK TABLE piw.wake_lock IN ROW EXCLUSIVE MODE NOWAIT;
     EXCEPTION WHEN lock_not_available THEN
