@@ -102,7 +102,7 @@ pub enum CliError {
     LostWhileWaiting(#[source] Error),
     /// Exit 3: the request was sent, but the connection was lost before the server answered: it
     /// may or may not have been carried out.
-    #[error("sent; lost the connection before the server answered ({0}): the request may or may not have been queued (look in piw.audit)")]
+    #[error("sent; lost the connection before the server answered ({0}): the request may or may not have been carried out (look at the rows it would change)")]
     LostBeforeAnswer(#[source] Error),
 }
 

@@ -79,7 +79,9 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     }
     let mut source = open_wheel(wheel, &shown)?;
 
-    let transaction = client.transaction().await?;
+    // READ COMMITTED whatever the server's default: the locks below are waited for, and what
+    // committed meanwhile must then be seen.
+    let transaction = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::ReadCommitted).start().await?;
     // The package's row stays locked until we commit: importers of the same package take turns,
     // so no other importer writes this wheel's temporary file meanwhile.
     // Statements go unnamed, with their types (see admin.rs): fit for a transaction-mode pooler.

@@ -209,7 +209,11 @@ where
 /// Opens the transaction and returns the session's process id (for [`heartbeat`]).
 pub async fn presence(session: &Client) -> Result<i32> {
     // A server default that ends idle transactions would end the presence with it.
-    let value = simple_value(session, "SET idle_in_transaction_session_timeout = 0; BEGIN; SELECT piw.listener_present()").await?;
+    let value = simple_value(
+        session,
+        "SET idle_in_transaction_session_timeout = 0; BEGIN ISOLATION LEVEL READ COMMITTED; SELECT piw.listener_present()",
+    )
+    .await?;
     value.parse().map_err(|_| crate::Error::Unexpected(format!("piw.listener_present() returned {value:?}")))
 }
 

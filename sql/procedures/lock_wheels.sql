@@ -20,4 +20,4 @@ END
 $$;
 
 COMMENT ON FUNCTION piw.lock_wheels(text, boolean) IS
-'For importers (shared) and listeners (exclusive): guard package''s wheels on disk until the transaction ends. An importer takes it before putting a wheel in place and holds it until its rows commit; a listener deleting or moving the package''s wheels holds it exclusively from checking their rows until it has marked the job done.';
+'For importers (shared) and listeners (exclusive): guard package''s wheels on disk until the transaction ends. An importer takes it before putting a wheel in place and holds it until its rows commit; a listener deleting or moving the package''s wheels holds it exclusively from checking their rows until its deletion or move has committed (the job is marked done after).';

@@ -49,8 +49,9 @@ const CLAIM_BATCH_PER_WORKER: usize = 8;
 /// An awake listener that runs out of work keeps looking this long before it goes to sleep, every
 /// `BUSY_POLL_MIN` with a one-row query (enqueuers do not NOTIFY an awake listener, so a request
 /// meanwhile waits for the next look). Under a steady stream of requests it then never sleeps:
-/// going to sleep waits for every enqueuer in flight and makes the next ones NOTIFY, and NOTIFY
-/// serializes their commits (64 callers: 250 calls/s instead of thousands).
+/// going to sleep (possible only between enqueuers: `piw.listener_sleep` tries once, without
+/// waiting) makes the next ones NOTIFY, and NOTIFY serializes their commits (64 callers: 250
+/// calls/s instead of thousands).
 const LINGER: Duration = Duration::from_millis(300);
 
 /// How a listener works. `Default` gives the daemon's settings.
@@ -108,11 +109,17 @@ struct Listener {
 /// `config` for sessions that never JIT-compile a query. A full rebuild's rows are looked up
 /// package by package, costed high enough as a whole to start JIT, which then compiles for ~30 ms
 /// before the first row; the listener's queries are never long enough to earn that back.
-/// Turn JIT off in a new pooled session: the listener's queries are short and many, and
-/// compiling one costs more than running it. A `SET` after connecting rather than a startup
+/// Set up a new pooled session. JIT off: the listener's queries are short and many, and
+/// compiling one costs more than running it. READ COMMITTED whatever the server's default: claims
+/// and deletions look again after a lock to see what committed meanwhile, which a snapshot taken
+/// at the transaction's start would not show. A `SET` after connecting rather than a startup
 /// `options` parameter, which poolers such as PgBouncer refuse.
-fn without_jit() -> Hook {
-    Hook::async_fn(|client, _| Box::pin(async move { client.batch_execute("SET jit = off").await.map_err(HookError::Backend) }))
+fn session_setup() -> Hook {
+    Hook::async_fn(|client, _| {
+        Box::pin(async move {
+            client.batch_execute("SET jit = off; SET default_transaction_isolation = 'read committed'").await.map_err(HookError::Backend)
+        })
+    })
 }
 
 /// Run a listener against the database of `config` until `cancel` fires; then finish the jobs in
@@ -131,8 +138,11 @@ pub async fn run(mut connector: Connector, options: ListenerOptions, cancel: Can
     // supervisor backs off and tries again with fresh connections.
     let manager =
         Manager::from_config(connector.config().clone(), connector.tls(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    let pool =
-        Pool::builder(manager).max_size(options.workers + 2).post_create(without_jit()).build().map_err(|e| Error::Pool(e.to_string()))?;
+    let pool = Pool::builder(manager)
+        .max_size(options.workers + 2)
+        .post_create(session_setup())
+        .build()
+        .map_err(|e| Error::Pool(e.to_string()))?;
     let wake = Arc::new(Notify::new());
     let presence = Presence::new(listener_id(), &connector, wake.clone());
     let syncer = Syncer::new(output.clone());

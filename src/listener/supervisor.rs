@@ -57,10 +57,10 @@ impl Listener {
     /// A claim takes a batch (`CLAIM_BATCH_PER_WORKER` per worker); jobs run as tasks of their
     /// own, up to `workers` at once, and a free slot is filled as soon as one finishes, from the
     /// batch in hand or else by a new claim: a slow job (the search index of a big site) never
-    /// holds back the next. The listener tells the database it is awake (enqueuers then skip NOTIFY) once it
-    /// has work in hand; while awake with a slot free it looks at the queue again after a short
-    /// pause instead of waiting for a notification; before it sleeps it says so and looks once
-    /// more (see `piw.listener_heartbeat`).
+    /// holds back the next. While awake (not holding `piw.wake_lock`, so enqueuers skip NOTIFY)
+    /// with a slot free, it looks at the queue again after a short pause instead of waiting for a
+    /// notification; it goes to sleep by taking `piw.wake_lock` (see `piw.listener_sleep`) and
+    /// then looks once more. What it reports in its heartbeat (`awake`) is for display only.
     async fn drain(self: &Arc<Self>, release_first: bool) -> Result<Option<Duration>> {
         // Woken (a notification, a poll, a lost presence session): awake before the first look.
         self.presence.wake().await?;
