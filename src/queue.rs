@@ -120,7 +120,7 @@ pub const CLAIM_SQL: &str = "SELECT job_id, kind, package, filename, attempts
 pub const ANY_DUE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM piw.requests)
                                    OR EXISTS (SELECT 1 FROM piw.jobs WHERE state = 'pending' AND run_after <= now())";
 pub const COMPLETE_SQL: &str = "SELECT piw.complete_job($1, $2, $3, $4, $5)";
-pub const HEARTBEAT_SQL: &str = "SELECT piw.listener_heartbeat($1, $2, make_interval(secs => $3), $4)";
+pub const HEARTBEAT_SQL: &str = "SELECT piw.listener_heartbeat($1, $2, make_interval(secs => $3), $4, $5)";
 
 /// `piw.claim_jobs`: up to `max_jobs` jobs, coalesced, leased to `listener`.
 pub async fn claim(client: &impl GenericClient, listener: &str, options: ClaimOptions) -> Result<Vec<Job>> {
@@ -178,8 +178,9 @@ pub async fn heartbeat(
     awake: bool,
     lease: Duration,
     presence_pid: Option<i32>,
+    max_attempts: i32,
 ) -> Result<i32> {
-    heartbeat_with(client, HEARTBEAT_SQL, listener, awake, lease, presence_pid).await
+    heartbeat_with(client, HEARTBEAT_SQL, listener, awake, lease, presence_pid, max_attempts).await
 }
 
 /// [`heartbeat`] through `statement`: [`HEARTBEAT_SQL`], as text or prepared on this connection.
@@ -190,11 +191,12 @@ pub async fn heartbeat_with<S>(
     awake: bool,
     lease: Duration,
     presence_pid: Option<i32>,
+    max_attempts: i32,
 ) -> Result<i32>
 where
     S: ?Sized + ToStatement + Sync + Send,
 {
-    Ok(client.query_one(statement, &[&listener, &awake, &lease.as_secs_f64(), &presence_pid]).await?.try_get(0)?)
+    Ok(client.query_one(statement, &[&listener, &awake, &lease.as_secs_f64(), &presence_pid, &max_attempts]).await?.try_get(0)?)
 }
 
 /// A listener's presence session (see `piw.listener_present`): its transaction, opened with

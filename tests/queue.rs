@@ -411,13 +411,13 @@ async fn the_jobs_of_a_listener_whose_presence_session_ended_go_back_at_once() {
     let pid = piw::queue::presence(&present).await.unwrap();
     client.batch_execute("CALL piw.rebuild('home'); CALL piw.rebuild('search')").await.unwrap();
     let lease = std::time::Duration::from_secs(3600);
-    piw::queue::heartbeat(&client, "L1", true, lease, Some(pid)).await.unwrap();
+    piw::queue::heartbeat(&client, "L1", true, lease, Some(pid), 10).await.unwrap();
     let options = piw::queue::ClaimOptions { max_jobs: 2, lease, max_attempts: 10 };
     assert_eq!(piw::queue::claim(&client, "L1", options).await.unwrap().len(), 2);
 
     // Alive (its presence session holds on), its jobs are its own for the hour of its lease.
     assert!(claim(&client, "piw.claim_jobs('L2')").await.is_empty());
-    assert_eq!(piw::queue::heartbeat(&client, "L2", true, lease, None).await.unwrap(), 0);
+    assert_eq!(piw::queue::heartbeat(&client, "L2", true, lease, None, 10).await.unwrap(), 0);
 
     // Gone: the next heartbeat of another listener hands them back (and wakes the others) ...
     client.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
@@ -426,14 +426,44 @@ async fn the_jobs_of_a_listener_whose_presence_session_ended_go_back_at_once() {
     })
     .await;
     let mut heard = Listener::start(&db.config).await;
-    assert_eq!(piw::queue::heartbeat(&client, "L2", true, lease, None).await.unwrap(), 2);
+    assert_eq!(piw::queue::heartbeat(&client, "L2", true, lease, None, 10).await.unwrap(), 2);
     assert_eq!(heard.next().await.1, "");
     assert_eq!(status(&client).await, (2, 0, 0, true));
     assert_eq!(scalar(&client, "SELECT count(*) FROM piw.listeners WHERE listener_id = 'L1'").await, 0, "its row went");
     // ... and so does a claim, without waiting for a heartbeat.
-    piw::queue::heartbeat(&client, "L3", true, lease, Some(pid)).await.unwrap();
+    piw::queue::heartbeat(&client, "L3", true, lease, Some(pid), 10).await.unwrap();
     assert_eq!(claim(&client, "piw.claim_jobs('L3')").await.len(), 2);
     assert_eq!(claim(&client, "piw.claim_jobs('L4')").await.len(), 2, "L3's presence pid holds nothing");
+}
+
+/// A job that kills every listener that runs it (a crash in its page, say) fails after
+/// max_attempts, whether the heartbeat or a claim finds its listener gone.
+#[tokio::test]
+async fn a_job_that_keeps_losing_its_listener_fails_after_max_attempts() {
+    let (db, client) = empty_queue().await;
+    client.batch_execute("CALL piw.rebuild('home')").await.unwrap();
+    let lease = std::time::Duration::from_secs(3600);
+    for round in 1..=3 {
+        let present = db.connect().await;
+        let pid = piw::queue::presence(&present).await.unwrap();
+        piw::queue::heartbeat(&client, "doomed", true, lease, Some(pid), 3).await.unwrap();
+        let options = piw::queue::ClaimOptions { max_jobs: 1, lease, max_attempts: 3 };
+        assert_eq!(piw::queue::claim(&client, "doomed", options).await.unwrap().len(), 1, "round {round}");
+        client.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
+        wait_until("the session to end", std::time::Duration::from_secs(30), || async {
+            scalar(&client, &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}")).await == 0
+        })
+        .await;
+        let back = piw::queue::heartbeat(&client, "survivor", true, lease, None, 3).await.unwrap();
+        if round < 3 {
+            assert_eq!(back, 1, "round {round}: back in the queue");
+        } else {
+            assert_eq!(back, 0, "the third loss: not back");
+        }
+    }
+    assert_eq!(status(&client).await, (0, 0, 1, false), "failed, not retried for ever");
+    let error = support::fixtures::text(&client, "SELECT last_error FROM piw.jobs").await.unwrap_or_default();
+    assert!(error.starts_with("lease lost 3 times"), "{error}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 -- listener_heartbeat: a listener says it is alive; its leases are extended; dead listeners' jobs go back.
 CREATE OR REPLACE FUNCTION piw.listener_heartbeat(
-    listener text, awake boolean, lease interval DEFAULT '5 minutes', presence_pid integer DEFAULT NULL)
+    listener text, awake boolean, lease interval DEFAULT '5 minutes', presence_pid integer DEFAULT NULL,
+    max_attempts integer DEFAULT 10)
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -15,11 +16,11 @@ BEGIN
         ON CONFLICT (listener_id) DO UPDATE
        SET awake = excluded.awake, seen_at = excluded.seen_at,
            presence_pid = coalesce(excluded.presence_pid, l.presence_pid);
-    v_released := piw._release_absent_listeners_jobs(listener_heartbeat.listener);
+    v_released := piw._release_absent_listeners_jobs(listener_heartbeat.listener, listener_heartbeat.max_attempts);
     PERFORM piw._forget_gone_listeners(listener_heartbeat.listener);
     RETURN v_released;
 END
 $$;
 
-COMMENT ON FUNCTION piw.listener_heartbeat(text, boolean, interval, integer) IS
-'For listeners, every few seconds: record that listener is alive (awake or asleep, as it says; presence_pid: its presence session''s process, see piw.listener_present) and extend the leases of its running jobs by lease. Jobs of listeners whose presence session has ended go back to the queue at once (NOTIFY wakes the others); returns how many.';
+COMMENT ON FUNCTION piw.listener_heartbeat(text, boolean, interval, integer, integer) IS
+'For listeners, every few seconds: record that listener is alive (awake or asleep, as it says; presence_pid: its presence session''s process, see piw.listener_present) and extend the leases of its running jobs by lease. Jobs of listeners whose presence session has ended go back to the queue at once (NOTIFY wakes the others), or fail once they have lost their listener max_attempts times (as in piw.claim_jobs); returns how many went back.';

@@ -355,7 +355,8 @@ impl Listener {
         let (pid, asleep) = self.presence.pid_and_sleep().await?;
         let client = self.client().await?;
         let statement = client.prepare_cached(queue::HEARTBEAT_SQL).await?;
-        queue::heartbeat_with(&**client, &statement, self.presence.id(), !asleep, self.options.lease, Some(pid)).await
+        queue::heartbeat_with(&**client, &statement, self.presence.id(), !asleep, self.options.lease, Some(pid), self.options.max_attempts)
+            .await
     }
 
     /// `piw.listener_leave`: the jobs we hold go back to the queue.
