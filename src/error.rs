@@ -32,6 +32,12 @@ pub enum Error {
     /// No pooled connection could be had (the pool's own errors carry no server error).
     #[error("cannot get a database connection: {0}")]
     Pool(String),
+    /// A connection lost under a job, as the job reported it (the job itself is put back).
+    #[error("{0}")]
+    ConnectionLost(String),
+    /// A task of the listener's (a job run on its own) panicked or was cancelled.
+    #[error("a job's task failed: {0}")]
+    TaskFailed(String),
     /// A schema migration failed.
     #[error("migration failed: {0}")]
     Migration(#[source] refinery::Error),
@@ -89,7 +95,7 @@ impl Error {
 
     /// Whether retrying on a new connection may succeed (the server went away).
     pub fn is_connection(&self) -> bool {
-        matches!(self, Error::Connection(_) | Error::Connect { .. } | Error::Pool(_))
+        matches!(self, Error::Connection(_) | Error::Connect { .. } | Error::ConnectionLost(_) | Error::Pool(_))
     }
 
     /// A connection attempt that failed for a reason that trying again cannot mend.

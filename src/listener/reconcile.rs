@@ -205,13 +205,13 @@ impl Executor {
         }
         for name in findings.other_simple {
             let path = simple.join(&name);
-            if self.output.remove_dir(&path)? {
+            if self.remove_dir_off_runtime(&path).await? {
                 report.removed(&path);
                 report.removed_other += 1;
             }
         }
         for path in findings.other_project {
-            if self.output.remove_dir(&path)? {
+            if self.remove_dir_off_runtime(&path).await? {
                 report.removed(&path);
                 report.removed_other += 1;
             }
@@ -243,7 +243,7 @@ impl Executor {
             None => {
                 for top in layout::PACKAGE_TREES {
                     let path = Path::new(top).join(name);
-                    if self.output.remove_dir(&path)? {
+                    if self.remove_dir_off_runtime(&path).await? {
                         report.removed(&path);
                         report.removed_directories += 1;
                     }
@@ -355,6 +355,15 @@ async fn record(client: &Client, report: &Reconciled) -> Result<(), JobError> {
         .await
         .map_err(Error::from)?;
     Ok(())
+}
+
+impl Executor {
+    /// `OutputDir::remove_dir` on a blocking thread: a directory may hold thousands of files, and
+    /// the runtime's threads run the other jobs.
+    async fn remove_dir_off_runtime(&self, path: &Path) -> Result<bool, JobError> {
+        let (output, path) = (self.output.clone(), path.to_owned());
+        Ok(tokio::task::spawn_blocking(move || output.remove_dir(&path)).await.map_err(panicked)??)
+    }
 }
 
 fn panicked(e: tokio::task::JoinError) -> JobError {

@@ -225,9 +225,10 @@ async fn deleting(
     };
     match client.batch_execute("COMMIT").await {
         Ok(()) => {
-            for gone in retired {
-                gone.discard()?;
-            }
+            // A package's directories may hold thousands of wheels: removed off the runtime.
+            tokio::task::spawn_blocking(move || retired.into_iter().try_for_each(Retired::discard))
+                .await
+                .map_err(|e| Error::TaskFailed(e.to_string()))??;
             Ok(effect)
         }
         Err(e) => {

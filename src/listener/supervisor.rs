@@ -168,7 +168,7 @@ impl Listener {
                     match finished {
                         Some(Ok(Ok(()))) => done += 1,
                         Some(Ok(Err(e))) => break Err(e),
-                        Some(Err(e)) => break Err(Error::Pool(format!("a job's task failed: {e}"))),
+                        Some(Err(e)) => break Err(Error::TaskFailed(e.to_string())),
                         None => {}
                     }
                 }
@@ -206,7 +206,7 @@ impl Listener {
             let failed = match finished {
                 Ok(Ok(())) => continue,
                 Ok(Err(e)) => e,
-                Err(e) => Error::Pool(format!("a job's task failed: {e}")),
+                Err(e) => Error::TaskFailed(e.to_string()),
             };
             if outcome.is_ok() {
                 outcome = Err(failed);
@@ -327,7 +327,8 @@ impl Listener {
                     );
                 }
             }
-            Err(e) if e.is_connection() => return Err(Error::Pool(e.to_string())),
+            // The outcome is shared by the jobs of one task, so the error is told, not moved.
+            Err(e) if e.is_connection() => return Err(Error::ConnectionLost(e.to_string())),
             Err(e) => {
                 let retry_in = (job.attempts < self.options.max_attempts)
                     .then(|| delay_for(self.options.retry_delay, self.options.retry_max, u32::try_from(job.attempts - 1).unwrap_or(0)));
