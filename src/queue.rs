@@ -41,7 +41,7 @@ pub async fn status(client: &impl GenericClient) -> Result<QueueStatus> {
 
 /// What a job does; mirrors the `kind` column of `piw.jobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Task {
+pub enum JobKind {
     Home,
     Search,
     SimpleRoot,
@@ -64,19 +64,19 @@ pub enum Task {
     Reconcile,
 }
 
-impl Task {
-    fn from_row(kind: &str, package: String, filename: String) -> Option<Task> {
+impl JobKind {
+    fn from_row(kind: &str, package: String, filename: String) -> Option<JobKind> {
         Some(match kind {
-            "home" => Task::Home,
-            "search" => Task::Search,
-            "simple_root" => Task::SimpleRoot,
-            "simple" => Task::Simple { package },
-            "project" => Task::Project { package },
-            "simple_all" => Task::SimpleAll,
-            "project_all" => Task::ProjectAll,
-            "delete_wheel" => Task::DeleteWheel { package, filename },
-            "delete_package" => Task::DeletePackage { package },
-            "reconcile" => Task::Reconcile,
+            "home" => JobKind::Home,
+            "search" => JobKind::Search,
+            "simple_root" => JobKind::SimpleRoot,
+            "simple" => JobKind::Simple { package },
+            "project" => JobKind::Project { package },
+            "simple_all" => JobKind::SimpleAll,
+            "project_all" => JobKind::ProjectAll,
+            "delete_wheel" => JobKind::DeleteWheel { package, filename },
+            "delete_package" => JobKind::DeletePackage { package },
+            "reconcile" => JobKind::Reconcile,
             _ => return None,
         })
     }
@@ -87,7 +87,7 @@ impl Task {
 pub struct Job {
     pub id: i64,
     /// `None` for a kind this build does not know (a newer schema): the listener fails it.
-    pub task: Option<Task>,
+    pub known_kind: Option<JobKind>,
     pub kind: String,
     /// The target's package and filename as the row has them ('' where the kind has none).
     pub package: String,
@@ -136,8 +136,8 @@ where
     rows.into_iter()
         .map(|row| {
             let (kind, package, filename): (String, String, String) = (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
-            let task = Task::from_row(&kind, package.clone(), filename.clone());
-            Ok(Job { id: row.try_get(0)?, task, kind, package, filename, attempts: row.try_get(4)? })
+            let known_kind = JobKind::from_row(&kind, package.clone(), filename.clone());
+            Ok(Job { id: row.try_get(0)?, known_kind, kind, package, filename, attempts: row.try_get(4)? })
         })
         .collect()
 }

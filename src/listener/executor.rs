@@ -9,7 +9,7 @@ use tokio_postgres::Client;
 use crate::{
     error::Error,
     pages::{self, Output},
-    queue::Task,
+    queue::JobKind,
     site::{CheckedDirs, OutputDir, OutputError, Written},
 };
 
@@ -75,27 +75,27 @@ impl Executor {
         &self.output
     }
 
-    /// Carry out `task` on a pooled connection (its statement cache keeps the per-package page
+    /// Carry out a job of this kind on a pooled connection (its statement cache keeps the per-package page
     /// queries prepared: planned once per connection, not once per page).
-    pub async fn execute(&self, pooled: &ClientWrapper, task: &Task) -> Result<Effect, JobError> {
+    pub async fn execute(&self, pooled: &ClientWrapper, kind: &JobKind) -> Result<Effect, JobError> {
         let client: &Client = pooled;
-        match task {
-            Task::Home => self.apply_all(pages::home(client).await?).await,
-            Task::Search => self.apply_all(pages::search(client).await?).await,
-            Task::SimpleRoot => self.apply_all(pages::simple_root(client).await?).await,
-            Task::Simple { package } => {
+        match kind {
+            JobKind::Home => self.apply_all(pages::home(client).await?).await,
+            JobKind::Search => self.apply_all(pages::search(client).await?).await,
+            JobKind::SimpleRoot => self.apply_all(pages::simple_root(client).await?).await,
+            JobKind::Simple { package } => {
                 let statement = pooled.prepare_cached(pages::SIMPLE_QUERY).await.map_err(Error::from)?;
                 self.apply_all(pages::simple_prepared(client, &statement, package).await?).await
             }
-            Task::Project { package } => {
+            JobKind::Project { package } => {
                 let statement = pooled.prepare_cached(pages::PROJECT_QUERY).await.map_err(Error::from)?;
                 self.apply_all(pages::project_prepared(client, &statement, package).await?).await
             }
-            Task::SimpleAll => self.stream_all(client, AllPages::Simple).await,
-            Task::ProjectAll => self.stream_all(client, AllPages::Project).await,
-            Task::DeleteWheel { package, filename } => self.delete_wheel(pooled, package, filename).await,
-            Task::DeletePackage { package } => self.delete_package(pooled, package).await,
-            Task::Reconcile => self.reconcile(pooled).await,
+            JobKind::SimpleAll => self.stream_all(client, AllPages::Simple).await,
+            JobKind::ProjectAll => self.stream_all(client, AllPages::Project).await,
+            JobKind::DeleteWheel { package, filename } => self.delete_wheel(pooled, package, filename).await,
+            JobKind::DeletePackage { package } => self.delete_package(pooled, package).await,
+            JobKind::Reconcile => self.reconcile(pooled).await,
         }
     }
 

@@ -10,13 +10,13 @@
 
 pub mod backoff;
 pub mod executor;
+mod job_group;
 mod notifier;
 mod pooler;
 mod presence;
 mod reconcile;
 mod retire;
 mod supervisor;
-mod work;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 

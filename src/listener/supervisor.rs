@@ -8,12 +8,12 @@ use tokio::{sync::Notify, task::JoinSet};
 use super::{
     backoff::{delay_for, Backoff},
     executor,
-    work::Work,
+    job_group::JobGroup,
     Listener, BUSY_POLL_MAX, BUSY_POLL_MIN, CLAIM_BATCH_PER_WORKER, LINGER,
 };
 use crate::{
     error::{Error, Result},
-    queue::{self, ClaimOptions, Job, Task},
+    queue::{self, ClaimOptions, Job, JobKind},
 };
 
 impl Listener {
@@ -70,7 +70,7 @@ impl Listener {
         let workers = self.options.workers.max(1);
         let mut running: JoinSet<Result<()>> = JoinSet::new();
         // Claimed and not yet started: a claim takes a batch (see `CLAIM_BATCH_PER_WORKER`).
-        let mut ready: VecDeque<Work> = VecDeque::new();
+        let mut ready: VecDeque<JobGroup> = VecDeque::new();
         // Whether to linger before trying to sleep: after work (requests tend to come in runs),
         // and after a try refused (a transaction that counted on us is still open).
         let mut linger_first = false;
@@ -107,7 +107,7 @@ impl Listener {
                     Err(e) => break Err(e),
                 };
                 claimed = jobs.len();
-                ready.extend(Work::group(jobs));
+                ready.extend(JobGroup::group(jobs));
             }
             self.start_ready(&mut running, &mut ready, workers);
             if claimed > 0 {
@@ -220,11 +220,11 @@ impl Listener {
     }
 
     /// Start claimed work while a slot is free.
-    fn start_ready(self: &Arc<Self>, running: &mut JoinSet<Result<()>>, ready: &mut VecDeque<Work>, workers: usize) {
+    fn start_ready(self: &Arc<Self>, running: &mut JoinSet<Result<()>>, ready: &mut VecDeque<JobGroup>, workers: usize) {
         while running.len() < workers {
-            let Some(work) = ready.pop_front() else { return };
+            let Some(group) = ready.pop_front() else { return };
             let listener = self.clone();
-            running.spawn(async move { listener.run_work(work).await });
+            running.spawn(async move { listener.run_group(group).await });
         }
     }
 
@@ -261,22 +261,22 @@ impl Listener {
         queue::claim_with(&**client, &statement, self.presence.id(), options).await
     }
 
-    /// Carry out a claimed job (or a pair run as one, see [`Work`]) and record the outcome of
+    /// Carry out a claimed job (or a pair run as one, see [`JobGroup`]) and record the outcome of
     /// each. `Err` only when the database could not be told.
-    async fn run_work(&self, work: Work) -> Result<()> {
+    async fn run_group(&self, group: JobGroup) -> Result<()> {
         if self.cancel.is_cancelled() {
             // Not started: handed back by listener_leave on the way out.
             return Ok(());
         }
         let client = self.client().await?;
         let started = std::time::Instant::now();
-        let outcome = match &work {
-            Work::One(job) => match &job.task {
-                Some(task) => self.executor.execute(&client, task).await,
+        let outcome = match &group {
+            JobGroup::One(job) => match &job.known_kind {
+                Some(kind) => self.executor.execute(&client, kind).await,
                 None => Err(executor::JobError::UnknownKind(job.kind.clone())),
             },
-            Work::AllPages(_) => self.executor.all_pages(&client).await,
-            Work::PackagePages(package, jobs) => match self.executor.package_pages(&client, package).await {
+            JobGroup::AllPages(_) => self.executor.all_pages(&client).await,
+            JobGroup::PackagePages(package, jobs) => match self.executor.package_pages(&client, package).await {
                 Ok(mut pages) => {
                     if changed(&pages.simple) || changed(&pages.project) {
                         if let Err(e) = self.syncer.sync().await {
@@ -285,7 +285,7 @@ impl Listener {
                         }
                     }
                     for job in jobs {
-                        let own = if matches!(job.task, Some(Task::Simple { .. })) { &pages.simple } else { &pages.project };
+                        let own = if matches!(job.known_kind, Some(JobKind::Simple { .. })) { &pages.simple } else { &pages.project };
                         self.record(&client, job, own, started).await?;
                     }
                     return Ok(());
@@ -300,7 +300,7 @@ impl Listener {
             }
             other => other,
         };
-        for job in work.jobs() {
+        for job in group.jobs() {
             self.record(&client, job, &outcome, started).await?;
         }
         Ok(())
