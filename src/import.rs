@@ -157,11 +157,28 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
         // need the wheel. It stays; if the commit did not happen, the next reconciliation of the
         // tree (a full rebuild of the index) removes it.
         if !error.is_connection() {
-            let _ = output.remove_file(&relative);
+            if let Err(leaving) = withdraw(client, output, &package, &filename, &relative).await {
+                tracing::warn!("{shown}: left in place ({leaving}); the next reconciliation removes it");
+            }
         }
         return Err(error);
     }
     Ok(Imported { package, version: name.version, filename, path: output.root().join(relative) })
+}
+
+/// After a COMMIT that failed: the wheel put in place has no row, unless another importer of the
+/// same file has committed one since (our locks went with our transaction). Under the package's
+/// wheels lock, exclusive, no importer is between writing a wheel and committing its rows: the
+/// rows are looked at then, and the wheel removed only if none publishes it.
+async fn withdraw(client: &mut Client, output: &OutputDir, package: &str, filename: &str, relative: &Path) -> Result<()> {
+    let transaction = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::ReadCommitted).start().await?;
+    transaction.query_typed("SELECT piw.lock_wheels($1, true)", &[(&package, Type::TEXT)]).await?;
+    let published = transaction.query_typed_opt("SELECT 1 FROM piw.files WHERE filename = $1", &[(&filename, Type::TEXT)]).await?.is_some();
+    if !published {
+        output.remove_file(relative)?;
+    }
+    transaction.commit().await?;
+    Ok(())
 }
 
 /// A PEP 508 name as a wheel filename spells it (`-` is the separator there): ASCII letters and

@@ -167,3 +167,35 @@ async fn the_importer_never_writes_through_a_link_or_into_a_fifo_at_its_temporar
     listener.stop();
     invariant::assert_holds(&client, root, &placed).await;
 }
+
+/// A COMMIT that the server refuses (here a deferred constraint) leaves neither rows nor the wheel
+/// the importer put in place before it: the wheel is withdrawn under the package's wheels lock,
+/// once no row publishes it.
+#[tokio::test]
+async fn an_import_whose_commit_fails_leaves_neither_rows_nor_its_wheel() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS
+                 $$BEGIN RAISE EXCEPTION 'refused at commit'; END$$;
+             CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON piw.files
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse();",
+        )
+        .await
+        .unwrap();
+    let out = output_dir();
+    let output = OutputDir::open(out.path()).unwrap();
+    let sources = tempfile::tempdir().unwrap();
+    let wheel = sources.path().join("Late-1.0-py3-none-any.whl");
+    fs::write(&wheel, b"late bytes").unwrap();
+    let before = support::snapshot_all(&client).await;
+    let mut importer = db.connect().await;
+    let error = piw::import::import_wheel(&mut importer, &output, &wheel, None).await.expect_err("refused at commit");
+    assert!(error.to_string().contains("refused at commit"), "{error}");
+    let published = out.path().join("simple/late/Late-1.0-py3-none-any.whl");
+    assert!(!published.exists(), "the wheel was withdrawn");
+    assert_eq!(support::snapshot_all(&client).await, before, "no rows");
+    let leftovers: Vec<_> = fs::read_dir(out.path().join("simple/late")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(leftovers.is_empty(), "nothing left beside it: {leftovers:?}");
+}
