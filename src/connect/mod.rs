@@ -6,6 +6,7 @@ mod account;
 mod conninfo;
 mod passfile;
 mod tls;
+mod verify;
 
 use std::{
     collections::HashMap,
@@ -299,7 +300,7 @@ impl Connector {
             // good. Starting up, shutting down, too many connections: for now.
             let code = db.code().code();
             (db.message().replace('\n', " "), code.starts_with("28") || code == "3D000")
-        } else if let Some(problem) = tls::certificate_problem(&source) {
+        } else if let Some(problem) = verify::certificate_problem(&source) {
             let roots = self.settings.as_ref().and_then(TlsSettings::roots_description).unwrap_or_default();
             let mode = self.settings.as_ref().map_or("", |settings| settings.mode.as_str());
             (format!("the server's certificate does not verify: {problem} (sslmode {mode}, trusting {roots})"), true)
