@@ -31,17 +31,8 @@ BEGIN
 
     -- A running job whose listener is gone (its presence session ended: at once) or whose lease
     -- ran out (a listener alive but stuck) goes to someone else, unless it has already killed its
-    -- listeners too often. The look at the sessions only when another listener runs jobs.
-    UPDATE piw.jobs j
-       SET state = CASE WHEN j.attempts >= claim_jobs.max_attempts THEN 'failed' ELSE 'pending' END,
-           last_error = CASE WHEN j.attempts >= claim_jobs.max_attempts
-                             THEN format('lease lost %s times (listener %s gone or stalled)', j.attempts, j.locked_by)
-                             ELSE j.last_error END,
-           locked_by = NULL, locked_until = NULL, run_after = now()
-     WHERE j.state = 'running'
-       AND (j.locked_until < now()
-            OR (j.locked_by <> claim_jobs.listener
-                AND j.locked_by = ANY (ARRAY(SELECT piw._absent_listeners()))));
+    -- listeners too often.
+    PERFORM piw._release_lost_jobs(claim_jobs.listener, claim_jobs.max_attempts, true);
 
     -- Committed requests become jobs, one per target. A request for a target with a pending, due
     -- job is folded into it: both are committed and neither has started, so the render that

@@ -16,7 +16,12 @@ BEGIN
         ON CONFLICT (listener_id) DO UPDATE
        SET awake = excluded.awake, seen_at = excluded.seen_at,
            presence_pid = coalesce(excluded.presence_pid, l.presence_pid);
-    v_released := piw._release_absent_listeners_jobs(listener_heartbeat.listener, listener_heartbeat.max_attempts);
+    -- Jobs of listeners that are gone go back now, not when their lease runs out; the living are
+    -- woken to take them.
+    v_released := piw._release_lost_jobs(listener_heartbeat.listener, listener_heartbeat.max_attempts, false);
+    IF v_released > 0 THEN
+        PERFORM pg_notify('piw_jobs', '');
+    END IF;
     PERFORM piw._forget_gone_listeners(listener_heartbeat.listener);
     RETURN v_released;
 END
