@@ -11,14 +11,7 @@ use support::{
 
 /// Run a tool with --dsn pointing at the test database and no terminal on stdin.
 fn tool(name: &str, db: &TestDb, args: &[&str]) -> Output {
-    let exe = match name {
-        "piw-remove" => env!("CARGO_BIN_EXE_piw-remove"),
-        "piw-rebuild" => env!("CARGO_BIN_EXE_piw-rebuild"),
-        "piw-skip" => env!("CARGO_BIN_EXE_piw-skip"),
-        "piw-initdb" => env!("CARGO_BIN_EXE_piw-initdb"),
-        "piw-import" => env!("CARGO_BIN_EXE_piw-import"),
-        other => panic!("unknown tool {other}"),
-    };
+    let exe = support::tool_exe(name);
     Command::new(exe).args(args).arg("--dsn").arg(db.dsn()).env_remove("PIW_DSN").stdin(Stdio::null()).output().expect("run tool")
 }
 

@@ -46,14 +46,7 @@ impl Run {
     }
 
     fn command(&self, tool: &str, args: &[&str]) -> Command {
-        let exe = match tool {
-            "piw-rebuild" => env!("CARGO_BIN_EXE_piw-rebuild"),
-            "piw-skip" => env!("CARGO_BIN_EXE_piw-skip"),
-            "piw-remove" => env!("CARGO_BIN_EXE_piw-remove"),
-            "piw-import" => env!("CARGO_BIN_EXE_piw-import"),
-            "piw-listener" => env!("CARGO_BIN_EXE_piw-listener"),
-            other => panic!("no tool {other}"),
-        };
+        let exe = support::tool_exe(tool);
         let mut command = Command::new(exe);
         command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
         command.env("HOME", self.home.path()).env("PIW_HOME", self.piw_home.path());

@@ -201,13 +201,7 @@ impl Bench {
     }
 
     fn tool(&self, tool: &str, args: &[&str]) -> std::process::Output {
-        let exe = match tool {
-            "piw-remove" => env!("CARGO_BIN_EXE_piw-remove"),
-            "piw-rebuild" => env!("CARGO_BIN_EXE_piw-rebuild"),
-            "piw-skip" => env!("CARGO_BIN_EXE_piw-skip"),
-            "piw-import" => env!("CARGO_BIN_EXE_piw-import"),
-            other => panic!("{other}"),
-        };
+        let exe = support::tool_exe(tool);
         let mut command = Command::new(exe);
         command.arg("--dsn").arg(self.db.dsn()).env_remove("PIW_DSN").stdin(std::process::Stdio::null());
         if tool == "piw-import" {

@@ -210,6 +210,19 @@ pub async fn snapshot_all(client: &Client) -> Vec<String> {
     all
 }
 
+/// The built binary of one of piw's tools.
+pub fn tool_exe(tool: &str) -> &'static str {
+    match tool {
+        "piw-initdb" => env!("CARGO_BIN_EXE_piw-initdb"),
+        "piw-listener" => env!("CARGO_BIN_EXE_piw-listener"),
+        "piw-remove" => env!("CARGO_BIN_EXE_piw-remove"),
+        "piw-rebuild" => env!("CARGO_BIN_EXE_piw-rebuild"),
+        "piw-skip" => env!("CARGO_BIN_EXE_piw-skip"),
+        "piw-import" => env!("CARGO_BIN_EXE_piw-import"),
+        other => panic!("no tool {other}"),
+    }
+}
+
 pub fn write_stdin(stdin: &mut ChildStdin, text: &str) {
     let _ = stdin.write_all(text.as_bytes());
 }
