@@ -220,13 +220,6 @@ pub async fn request<T>(call: impl std::future::Future<Output = crate::Result<T>
     call.await.map_err(CliError::from_request)
 }
 
-/// Connect to the database the options name (starting the embedded cluster if that is the one).
-/// The session's application name is the tool's, unless the DSN names one.
-pub async fn connect(common: &CommonArgs) -> Result<tokio_postgres::Client, CliError> {
-    let settings = common.settings(None)?;
-    Ok(crate::db::connect(&settings.database).await?)
-}
-
 /// Wait (`--wait`) until the work queued so far, this tool's included, is carried out: everything
 /// requested up to now. Work queued later, by anyone, is not waited for. Says once, after a while,
 /// that a listener must be running for that to happen.

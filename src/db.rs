@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
 use crate::{
     cluster::{Cluster, Durability},
@@ -48,13 +48,7 @@ pub fn program_name() -> String {
 /// Connect over a Unix socket with these settings, without TLS (the embedded cluster, tests); the
 /// connection is driven by a spawned task.
 pub async fn connect_with(config: &Config) -> Result<Client> {
-    let (client, connection) = config.connect(NoTls).await.map_err(Error::Connection)?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!("connection closed: {error}");
-        }
-    });
-    Ok(client)
+    Connector::unix_socket(config.clone()).connect().await
 }
 
 /// Make sure the embedded cluster under `home` exists, runs and holds a migrated `piw` database.
