@@ -62,6 +62,9 @@ pub enum Error {
     /// The output directory refused or failed an operation.
     #[error(transparent)]
     Output(#[from] crate::site::OutputError),
+    /// A page could not be rendered (a template or a JSON document refused a value).
+    #[error("rendering {page}: {reason}")]
+    Render { page: String, reason: String },
     /// A file-system operation failed.
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },

@@ -30,7 +30,7 @@ macro_rules! utc {
 
 /// The home page's figures. Plain counts of each table (one scan each, no joins): the home page
 /// is rebuilt after every removal, and these tables are the biggest.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Home {
     /// Packages not skipped.
     pub packages: i64,
@@ -103,10 +103,10 @@ pub async fn search(client: &impl GenericClient, mut each: impl FnMut(SearchEntr
 pub(super) const SIMPLE_ROOT_SQL: &str = "SELECT package FROM piw.packages WHERE skip = '' ORDER BY package COLLATE \"C\"";
 
 /// Every package not skipped, sorted, handed to `each` as the rows arrive.
-pub async fn simple_root(client: &impl GenericClient, mut each: impl FnMut(&str)) -> Result<()> {
+pub async fn simple_root(client: &impl GenericClient, mut each: impl FnMut(&str) -> Result<()>) -> Result<()> {
     let mut rows = pin!(client.query_typed_raw(SIMPLE_ROOT_SQL, no_params()).await?);
     while let Some(row) = rows.try_next().await? {
-        each(row.try_get(0)?);
+        each(row.try_get(0)?)?;
     }
     Ok(())
 }
@@ -116,14 +116,14 @@ pub async fn simple_root(client: &impl GenericClient, mut each: impl FnMut(&str)
 // ---------------------------------------------------------------------------------------------
 
 /// What `simple/PACKAGE/index.html` shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimplePage {
     pub package: String,
     /// Published files, by filename.
     pub files: Vec<SimpleFile>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimpleFile {
     pub filename: String,
     /// sha256, lower-case hex.
@@ -306,7 +306,7 @@ fn grouped<G: Grouper>(rows: RowStream, grouper: G) -> impl Stream<Item = Result
 // ---------------------------------------------------------------------------------------------
 
 /// What `project/PACKAGE/index.html` and `project/PACKAGE/json/index.json` show.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Project {
     pub package: String,
     /// Why the package is skipped; `""` when it is not.
@@ -316,7 +316,7 @@ pub struct Project {
     pub releases: Vec<Release>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Release {
     pub version: String,
     /// `YYYY-MM-DDTHH:MM:SSZ`, if known.
@@ -330,10 +330,16 @@ pub struct Release {
     pub files: Vec<File>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+impl Release {
+    /// When the version was released, if known (an empty time counts as unknown).
+    pub fn release_time(&self) -> Option<&str> {
+        self.released.as_deref().filter(|released| !released.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Build {
     /// Orders builds of the same ABI and time; not published.
-    #[serde(skip)]
     pub build_id: i64,
     pub abi_tag: String,
     /// Whether the build succeeded.
@@ -343,7 +349,7 @@ pub struct Build {
     pub built_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
     pub filename: String,
     pub filesize: i64,

@@ -26,12 +26,13 @@
 //! byte but `A-Z a-z 0-9 - . _ ~` (so `+` is `%2B`); the link text is the filename, HTML-escaped.
 //!
 //! Modules: `data` (queries → plain structs, shared by the one-package and every-package paths),
-//! `templates` (the minijinja environment and HTML pages), `json` (the JSON documents).
+//! `html` (the HTML pages: askama templates in `templates/`), `filters` (sizes, durations, times
+//! and hrefs as the pages print them), `json` (the JSON documents, by serde).
 
 mod data;
-mod direct;
+mod filters;
+mod html;
 mod json;
-mod templates;
 
 use std::{path::PathBuf, pin::pin};
 
@@ -79,7 +80,7 @@ impl Output {
 /// `index.html`.
 pub async fn home(client: &impl GenericClient) -> Result<Vec<Output>> {
     let home = data::home(client).await?;
-    Ok(vec![Output::Write { path: PathBuf::from(layout::HOME_PAGE), bytes: templates::home(&home)? }])
+    Ok(vec![Output::Write { path: PathBuf::from(layout::HOME_PAGE), bytes: html::home(&home)? }])
 }
 
 /// `packages.json`.
@@ -91,9 +92,9 @@ pub async fn search(client: &impl GenericClient) -> Result<Vec<Output>> {
 
 /// `simple/index.html`.
 pub async fn simple_root(client: &impl GenericClient) -> Result<Vec<Output>> {
-    let mut root = direct::SimpleRoot::new();
+    let mut root = html::SimpleRoot::new()?;
     data::simple_root(client, |package| root.push(package)).await?;
-    Ok(vec![Output::Write { path: layout::simple_root(), bytes: root.finish() }])
+    Ok(vec![Output::Write { path: layout::simple_root(), bytes: root.finish()? }])
 }
 
 /// `simple/PACKAGE/index.html` (Remove when the package no longer exists).
@@ -162,7 +163,7 @@ pub async fn package_pages_prepared(client: &impl GenericClient, statement: &Sta
         return Ok([Vec::new(), Vec::new()]);
     }
     match data::project_prepared(client, statement, package).await? {
-        Some(project) => Ok([vec![simple_output_of_project(&project)], Vec::from(project_outputs(&project)?)]),
+        Some(project) => Ok([vec![simple_output_of_project(&project)?], Vec::from(project_outputs(&project)?)]),
         None => Ok([vec![Output::Remove { path: layout::simple_page(package) }], project_outputs_of(package, None)?]),
     }
 }
@@ -233,7 +234,7 @@ pub fn render_simple_of_project(project: &Project) -> Result<Option<Output>> {
     if !layout::is_package_name(&project.package) {
         return Ok(None);
     }
-    Ok(Some(simple_output_of_project(project)))
+    simple_output_of_project(project).map(Some)
 }
 
 /// One streamed package's project pages (HTML, then JSON), as [`all_project`] hands them to its
@@ -246,18 +247,18 @@ pub fn render_project(project: &Project) -> Result<Vec<Output>> {
 }
 
 fn simple_output(page: &SimplePage) -> Result<Output> {
-    Ok(Output::Write { path: layout::simple_page(&page.package), bytes: direct::simple(page) })
+    Ok(Output::Write { path: layout::simple_page(&page.package), bytes: html::simple(&page.package, &page.links())? })
 }
 
 /// The simple page rendered from the project data's own files, not from copies of them.
-fn simple_output_of_project(project: &Project) -> Output {
-    Output::Write { path: layout::simple_page(&project.package), bytes: direct::simple_links(&project.package, &project.simple_links()) }
+fn simple_output_of_project(project: &Project) -> Result<Output> {
+    Ok(Output::Write { path: layout::simple_page(&project.package), bytes: html::simple(&project.package, &project.simple_links())? })
 }
 
 fn project_outputs(project: &Project) -> Result<[Output; 2]> {
     let [html_path, json_path] = layout::project_pages(&project.package);
     Ok([
-        Output::Write { path: html_path, bytes: direct::project(project)? },
+        Output::Write { path: html_path, bytes: html::project(project)? },
         Output::Write { path: json_path, bytes: json::project(project)? },
     ])
 }

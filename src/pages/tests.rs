@@ -1,11 +1,23 @@
 //! Pure rendering: data structs in, bytes out.
 
-use super::{data::*, json, templates};
+use super::{data::*, filters::*, html, json};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn file(filename: &str, requires_python: Option<&str>, yanked: bool) -> SimpleFile {
     SimpleFile { filename: filename.to_owned(), filehash: "ab".repeat(32), requires_python: requires_python.map(str::to_owned), yanked }
+}
+
+fn simple(page: &SimplePage) -> crate::error::Result<Vec<u8>> {
+    html::simple(&page.package, &page.links())
+}
+
+fn simple_root(packages: &[&str]) -> crate::error::Result<Vec<u8>> {
+    let mut root = html::SimpleRoot::new()?;
+    for package in packages {
+        root.push(package)?;
+    }
+    root.finish()
 }
 
 fn text(bytes: Vec<u8>) -> String {
@@ -58,7 +70,7 @@ fn simple_page_is_pep_503_with_hashes_requires_python_and_yanked() -> TestResult
         package: "foo".into(),
         files: vec![file("foo-1.0-py3-none-any.whl", Some(">=3.7"), false), file("foo-2.0-py3-none-any.whl", None, true)],
     };
-    let html = text(templates::simple(&page)?);
+    let html = text(simple(&page)?);
     assert!(html.starts_with("<!DOCTYPE html>\n"), "{html}");
     assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"), "{html}");
     let hash = "ab".repeat(32);
@@ -79,12 +91,12 @@ fn simple_page_is_pep_503_with_hashes_requires_python_and_yanked() -> TestResult
 #[test]
 fn simple_page_percent_encodes_hrefs_and_escapes_text() -> TestResult {
     let page = SimplePage { package: "foo".into(), files: vec![file("foo-1.0+local%1-py3-none-any.whl", None, false)] };
-    let html = text(templates::simple(&page)?);
+    let html = text(simple(&page)?);
     assert!(html.contains("href=\"foo-1.0%2Blocal%251-py3-none-any.whl#sha256="), "{html}");
     assert!(html.contains(">foo-1.0+local%1-py3-none-any.whl</a>"), "{html}");
 
     let page = SimplePage { package: "foo".into(), files: vec![file("foo\"<x>.whl", Some("\"><script>"), false)] };
-    let html = text(templates::simple(&page)?);
+    let html = text(simple(&page)?);
     assert!(!html.contains("<script>") && !html.contains("<x>"), "{html}");
     assert!(html.contains("href=\"foo%22%3Cx%3E.whl#sha256="), "{html}");
     assert!(html.contains("data-requires-python=\"&quot;&gt;&lt;script&gt;\""), "{html}");
@@ -93,15 +105,19 @@ fn simple_page_percent_encodes_hrefs_and_escapes_text() -> TestResult {
 
 #[test]
 fn empty_simple_page_has_no_links() -> TestResult {
-    let html = text(templates::simple(&SimplePage { package: "foo".into(), files: vec![] })?);
+    let html = text(simple(&SimplePage { package: "foo".into(), files: vec![] })?);
     assert!(!html.contains("<a "), "{html}");
+    assert!(
+        html.ends_with("</html>\n") && !html.ends_with("\n\n"),
+        "one newline at the end (askama drops a template's last one): {html:?}"
+    );
     assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"), "{html}");
     Ok(())
 }
 
 #[test]
 fn simple_root_links_every_package() -> TestResult {
-    let html = text(templates::simple_root(&["bar".into(), "foo-bar".into()])?);
+    let html = text(simple_root(&["bar", "foo-bar"])?);
     assert!(html.starts_with("<!DOCTYPE html>\n"));
     assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"));
     assert!(html.contains("<a href=\"bar/\">bar</a>"), "{html}");
@@ -112,7 +128,8 @@ fn simple_root_links_every_package() -> TestResult {
 
 #[test]
 fn project_page_escapes_everything_users_supply() -> TestResult {
-    let html = text(templates::project(&hostile_project())?);
+    let html = text(html::project(&hostile_project())?);
+    assert!(html.ends_with("</html>\n") && !html.ends_with("\n\n"), "one newline at the end: {html:?}");
     assert!(!html.contains("<script>alert(1)</script>"), "{html}");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{html}");
     assert!(!html.contains("<b>license</b>"), "{html}");
@@ -158,7 +175,11 @@ fn project_json_has_the_documented_shape() -> TestResult {
 
 #[test]
 fn search_index_is_an_array_of_triples() -> TestResult {
-    let bytes = json::search(&[SearchEntry("bar".into(), 0, 1), SearchEntry("foo".into(), 5, 7)])?;
+    let mut search = json::SearchJson::new();
+    for entry in [SearchEntry("bar".into(), 0, 1), SearchEntry("foo".into(), 5, 7)] {
+        search.push(&entry)?;
+    }
+    let bytes = search.finish();
     assert_eq!(text(bytes), "[[\"bar\",0,1],[\"foo\",5,7]]\n");
     Ok(())
 }
@@ -167,7 +188,7 @@ fn search_index_is_an_array_of_triples() -> TestResult {
 fn home_page_puts_the_time_built_on_one_line() -> TestResult {
     let home =
         Home { packages: 2, versions: 3, files: 4, downloads_all: 1234567, downloads_30_days: 5, built_at: "2024-01-02T03:04:05Z".into() };
-    let html = text(templates::home(&home)?);
+    let html = text(html::home(&home)?);
     assert!(html.contains("1,234,567"), "{html}");
     let built: Vec<&str> = html.lines().filter(|l| l.contains("2024-01-02")).collect();
     assert_eq!(built.len(), 1, "{html}");
@@ -177,23 +198,23 @@ fn home_page_puts_the_time_built_on_one_line() -> TestResult {
 
 #[test]
 fn human_readable_figures() {
-    assert_eq!(templates::filesize(0), "0 B");
-    assert_eq!(templates::filesize(1023), "1023 B");
-    assert_eq!(templates::filesize(1024), "1.0 KiB");
-    assert_eq!(templates::filesize(5 * 1024 * 1024), "5.0 MiB");
-    assert_eq!(templates::filesize(1536), "1.5 KiB");
-    assert_eq!(templates::filesize(1024 * 1024 - 1), "1024.0 KiB");
-    assert_eq!(templates::filesize(-1), "-1 B");
-    assert_eq!(templates::filesize(i64::MAX), "8192.0 PiB");
-    assert_eq!(templates::duration(0.25), "0.3 s");
-    assert_eq!(templates::duration(9.96), "10 s");
-    assert_eq!(templates::duration(42.0), "42 s");
-    assert_eq!(templates::duration(3725.0), "1 h 2 min");
-    assert_eq!(templates::duration(f64::NAN), "?");
-    assert_eq!(templates::datetime("2024-01-02T03:04:05Z"), "2024-01-02 03:04 UTC");
-    assert_eq!(templates::thousands(0), "0");
-    assert_eq!(templates::thousands(-1000), "-1,000");
-    assert_eq!(templates::thousands(999), "999");
+    assert_eq!(FileSize(0).to_string(), "0 B");
+    assert_eq!(FileSize(1023).to_string(), "1023 B");
+    assert_eq!(FileSize(1024).to_string(), "1.0 KiB");
+    assert_eq!(FileSize(5 * 1024 * 1024).to_string(), "5.0 MiB");
+    assert_eq!(FileSize(1536).to_string(), "1.5 KiB");
+    assert_eq!(FileSize(1024 * 1024 - 1).to_string(), "1024.0 KiB");
+    assert_eq!(FileSize(-1).to_string(), "-1 B");
+    assert_eq!(FileSize(i64::MAX).to_string(), "8192.0 PiB");
+    assert_eq!(Duration(0.25).to_string(), "0.3 s");
+    assert_eq!(Duration(9.96).to_string(), "10 s");
+    assert_eq!(Duration(42.0).to_string(), "42 s");
+    assert_eq!(Duration(3725.0).to_string(), "1 h 2 min");
+    assert_eq!(Duration(f64::NAN).to_string(), "?");
+    assert_eq!(Minute("2024-01-02T03:04:05Z").to_string(), "2024-01-02 03:04 UTC");
+    assert_eq!(Thousands(0).to_string(), "0");
+    assert_eq!(Thousands(-1000).to_string(), "-1,000");
+    assert_eq!(Thousands(999).to_string(), "999");
 }
 
 #[test]
@@ -203,5 +224,171 @@ fn package_names_are_single_path_components() {
     }
     for bad in ["", "..", "../etc", "Foo", "foo_bar", "-foo", "foo-", "foo--bar", "foo/bar", "foo.bar"] {
         assert!(!crate::site::layout::is_package_name(bad), "{bad}");
+    }
+}
+
+mod properties {
+    //! Whatever users and importers put in a row: every page renders, user text never becomes
+    //! markup, and the JSON says exactly what the rows say.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Text that exercises escaping and non-ASCII.
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![Just(String::new()), "[a-z0-9.-]{1,12}", "[ -~]{0,24}", "[<>&\"'/ a\u{e9}\u{1f600}\n]{0,16}",]
+    }
+
+    fn iso() -> impl Strategy<Value = String> {
+        prop_oneof!["20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z", any_text(),]
+    }
+
+    fn build() -> impl Strategy<Value = Build> {
+        (any::<i64>(), any_text(), any::<bool>(), prop_oneof![Just(0.0), 0.0..100_000.0f64, Just(-1.0)], iso()).prop_map(
+            |(build_id, abi_tag, status, duration_seconds, built_at)| Build { build_id, abi_tag, status, duration_seconds, built_at },
+        )
+    }
+
+    fn file() -> impl Strategy<Value = File> {
+        (
+            any_text(),
+            any::<i64>(),
+            any_text(),
+            any_text(),
+            any_text(),
+            proptest::option::of(any_text()),
+            proptest::collection::vec(any_text(), 0..3),
+        )
+            .prop_map(|(filename, filesize, filehash, abi_tag, platform_tag, requires_python, apt_dependencies)| File {
+                filename,
+                filesize,
+                filehash,
+                abi_tag,
+                platform_tag,
+                requires_python,
+                apt_dependencies,
+            })
+    }
+
+    fn release() -> impl Strategy<Value = Release> {
+        (
+            any_text(),
+            proptest::option::of(iso()),
+            any_text(),
+            any::<bool>(),
+            proptest::collection::vec(build(), 0..3),
+            proptest::collection::vec(file(), 0..3),
+        )
+            .prop_map(|(version, released, skip, yanked, builds, mut files)| {
+                // What `data` guarantees: each release's files once, by filename.
+                files.sort_by(|a, b| a.filename.cmp(&b.filename));
+                files.dedup_by(|a, b| a.filename == b.filename);
+                Release { version, released, skip, yanked, builds, files }
+            })
+    }
+
+    fn project() -> impl Strategy<Value = Project> {
+        (any_text(), any_text(), any_text(), proptest::collection::vec(release(), 0..4)).prop_map(
+            |(package, skip, description, mut releases)| {
+                // What `data` guarantees: each version once.
+                let mut seen = std::collections::HashSet::new();
+                releases.retain(|release| seen.insert(release.version.clone()));
+                Project { package, skip, description, releases }
+            },
+        )
+    }
+
+    /// The markup the templates write themselves; any other `<` came from a value.
+    const TAGS: &[&str] = &[
+        "!DOCTYPE", "html", "head", "meta", "title", "style", "body", "header", "main", "a", "h1", "h2", "h3", "p", "pre", "code",
+        "section", "span", "table", "caption", "tr", "th", "td", "time", "br",
+    ];
+
+    fn markup_is_the_templates_own(html: &str) -> std::result::Result<(), TestCaseError> {
+        for (i, _) in html.match_indices('<') {
+            let rest = html[i + 1..].trim_start_matches('/');
+            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '!').collect();
+            prop_assert!(TAGS.contains(&name.as_str()), "markup `<{}` not from a template in {}", name, html);
+        }
+        Ok(())
+    }
+
+    fn fail(e: impl std::fmt::Display) -> TestCaseError {
+        TestCaseError::fail(e.to_string())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn project_pages_never_turn_values_into_markup(project in project()) {
+            let page = String::from_utf8(html::project(&project).map_err(fail)?).map_err(fail)?;
+            markup_is_the_templates_own(&page)?;
+            let files: usize = project.releases.iter().map(|r| r.files.len()).sum();
+            prop_assert_eq!(page.matches("<td class=\"filename\">").count(), files);
+            prop_assert_eq!(page.matches("<section class=\"release\"").count(), project.releases.len());
+        }
+
+        #[test]
+        fn simple_pages_link_every_file_once_with_a_decodable_href(page in (any_text(), proptest::collection::vec(
+                (any_text(), any_text(), proptest::option::of(any_text()), any::<bool>())
+                    .prop_map(|(filename, filehash, requires_python, yanked)| SimpleFile { filename, filehash, requires_python, yanked }), 0..4))
+                .prop_map(|(package, files)| SimplePage { package, files })) {
+            let html = String::from_utf8(simple(&page).map_err(fail)?).map_err(fail)?;
+            markup_is_the_templates_own(&html)?;
+            let hrefs: Vec<&str> = html.split("<a href=\"").skip(1).map(|rest| rest.split('#').next().unwrap_or_default()).collect();
+            prop_assert_eq!(hrefs.len(), page.files.len());
+            for (href, file) in hrefs.iter().zip(&page.files) {
+                prop_assert!(href.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)), "{}", href);
+                let decoded = percent_decode(href);
+                prop_assert_eq!(decoded.as_deref(), Some(file.filename.as_str()));
+            }
+        }
+
+        #[test]
+        fn project_json_says_what_the_rows_say(project in project()) {
+            let bytes = json::project(&project).map_err(fail)?;
+            prop_assert_eq!(bytes.last(), Some(&b'\n'));
+            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(fail)?;
+            prop_assert_eq!(&value["package"], &serde_json::json!(project.package));
+            prop_assert_eq!(&value["description"], &serde_json::json!(project.description));
+            let releases = value["releases"].as_object().ok_or_else(|| fail("releases is not an object"))?;
+            prop_assert_eq!(releases.len(), project.releases.len());
+            for release in &project.releases {
+                let json = &releases[&release.version];
+                prop_assert_eq!(&json["released"], &serde_json::json!(release.released));
+                prop_assert_eq!(&json["yanked"], &serde_json::json!(release.yanked));
+                prop_assert_eq!(json["files"].as_object().map(|files| files.len()), Some(release.files.len()));
+                for file in &release.files {
+                    let entry = &json["files"][&file.filename];
+                    prop_assert_eq!(&entry["filesize"], &serde_json::json!(file.filesize));
+                    prop_assert_eq!(&entry["requires_python"], &serde_json::json!(file.requires_python));
+                    prop_assert_eq!(&entry["apt_dependencies"], &serde_json::json!(file.apt_dependencies));
+                }
+                prop_assert_eq!(json["builds"].as_array().map(Vec::len), Some(release.builds.len()));
+            }
+            // The same rows, the same bytes: keys in byte order whatever order the rows came in.
+            let mut reversed = project.clone();
+            reversed.releases.reverse();
+            prop_assert_eq!(json::project(&reversed).map_err(fail)?, bytes);
+        }
+    }
+
+    fn percent_decode(href: &str) -> Option<String> {
+        let bytes = href.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).ok()
     }
 }
