@@ -21,12 +21,11 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    fmt::Write as _,
     fs,
     io::Write as _,
-    os::unix::{fs::MetadataExt, process::CommandExt},
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
-    process::{Child, ChildStdin, Command, ExitCode, Stdio},
+    process::ExitCode,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -34,12 +33,23 @@ use std::{
     time::{Duration, Instant},
 };
 
+use drain::Drain;
 use futures_util::{future::join_all, StreamExt, TryStreamExt};
-use piw::cluster::{Cluster, Durability};
+use process::{ListenerProcess, Spawn};
+use scratch::ScratchCluster;
 use serde_json::{json, Value};
 use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
 
-type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+// The tests' harness, shared: the private cluster, the listener as a process, the wait for the
+// queue to drain.
+#[path = "../tests/support/drain.rs"]
+mod drain;
+#[path = "../tests/support/process.rs"]
+mod process;
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
+
+type Res<T> = Result<T, scratch::BoxError>;
 
 /// The original piwheels page writer: 28 s for 2,000 packages on this kind of machine.
 const ORIGINAL_MS_PER_PACKAGE: f64 = 14.1;
@@ -216,94 +226,39 @@ fn main() -> ExitCode {
 // The cluster, databases and listener processes
 // -------------------------------------------------------------------------------------------------
 
-/// A private cluster whose postmaster is our child. A reaper process stops it and deletes the
-/// scratch directory when this process exits, however it exits.
+/// The private cluster (its postmaster our child, stopped and deleted with the output directories
+/// when this process exits, however it exits) and where the output directories go.
 struct BenchCluster {
-    cluster: Cluster,
-    postmaster: Child,
-    root: PathBuf,
+    scratch: ScratchCluster,
     /// The output directories (and the floor's) live here.
     pages: PathBuf,
-    _reaper: ChildStdin,
 }
 
 impl BenchCluster {
     fn start(scratch: &Path, pages_parent: &Path, scale: &Scale) -> Res<BenchCluster> {
-        let root = tempfile::Builder::new().prefix("piw-bench-").tempdir_in(scratch)?.keep();
-        fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
         let pages = tempfile::Builder::new().prefix("piw-bench-pages-").tempdir_in(pages_parent)?.keep();
-        let cluster = Cluster::new(root.join("pg"))?;
-        cluster.initialize(Durability::Throwaway)?;
         // Settings for bulk data on a throwaway cluster: no WAL for tables the generator truncates
         // and fills in one transaction, no checkpoints in the middle of it.
-        let conf = cluster.data_dir().join("postgresql.conf");
-        let mut text = fs::read_to_string(&conf)?;
-        write!(
-            text,
-            "\n# piw bench\nwal_level = minimal\nmax_wal_senders = 0\nmax_wal_size = '16GB'\ncheckpoint_timeout = '30min'\n\
-             shared_buffers = '{}'\nmaintenance_work_mem = '512MB'\n",
+        let settings = format!(
+            "wal_level = minimal\nmax_wal_senders = 0\nmax_wal_size = '16GB'\ncheckpoint_timeout = '30min'\n\
+             shared_buffers = '{}'\nmaintenance_work_mem = '512MB'",
             scale.shared_buffers
-        )?;
-        fs::write(&conf, text)?;
-        let postmaster = cluster.spawn_postmaster()?;
-        let reaper = spawn_reaper(postmaster.id(), &root, &pages)?;
-        Ok(BenchCluster { cluster, postmaster, root, pages, _reaper: reaper })
+        );
+        let (scratch, ()) = ScratchCluster::start_prepared(scratch, "piw-bench-", std::slice::from_ref(&pages), |cluster, _| {
+            Ok(scratch::append_settings(cluster, "piw bench", &settings)?)
+        })?;
+        Ok(BenchCluster { scratch, pages })
     }
 
     async fn create_database(&self, name: &str) -> Res<Site> {
-        let admin = piw::db::connect_with(&self.cluster.config("postgres")).await?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).await?;
-        let config = self.cluster.config(name);
+        let config = self.scratch.create_database(name, None).await?;
         let mut client = piw::db::connect_with(&config).await?;
         piw::schema::migrate(&mut client).await?;
         client.batch_execute(include_str!("dataset.sql")).await?;
         let output = self.pages.join(format!("www-{name}"));
         fs::create_dir_all(&output)?;
-        Ok(Site { dsn: self.cluster.dsn(name), config, client, output, listener: None })
+        Ok(Site { dsn: self.scratch.cluster.dsn(name), config, client, output, listener: None })
     }
-}
-
-impl Drop for BenchCluster {
-    fn drop(&mut self) {
-        // SAFETY: plain kill(2) on our own child (SIGINT: fast shutdown).
-        unsafe {
-            libc::kill(self.postmaster.id() as libc::pid_t, libc::SIGINT);
-        }
-        let _ = self.postmaster.wait();
-        let _ = fs::remove_dir_all(&self.root);
-        let _ = fs::remove_dir_all(&self.pages);
-    }
-}
-
-/// A shell in a session of its own that waits for our end of its stdin to close, then stops the
-/// server and deletes the scratch directory.
-fn spawn_reaper(postmaster_pid: u32, root: &Path, pages: &Path) -> std::io::Result<ChildStdin> {
-    let script = r#"
-        read -r _
-        kill -INT "$1" 2>/dev/null
-        i=0
-        while kill -0 "$1" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-        kill -KILL "$1" 2>/dev/null
-        rm -rf "$2" "$3"
-    "#;
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", script, "piw-bench-reaper"])
-        .arg(postmaster_pid.to_string())
-        .arg(root)
-        .arg(pages)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; it keeps Ctrl-C in the terminal from killing the reaper.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let mut child = command.spawn()?;
-    child.stdin.take().ok_or_else(|| std::io::Error::other("reaper has no stdin"))
 }
 
 /// One database with its dataset, output directory and listener.
@@ -315,69 +270,29 @@ struct Site {
     listener: Option<ListenerProcess>,
 }
 
-/// The built `piw-listener`, run as a child so that its memory can be read from /proc.
-struct ListenerProcess {
-    child: Child,
-}
-
-impl ListenerProcess {
-    fn start(site: &Site) -> Res<ListenerProcess> {
-        let log = fs::File::create(site.output.with_extension("listener.log"))?;
-        // PIW_BENCH_LISTENER: another build of the listener (an A/B of two commits in one run).
-        let program =
-            std::env::var_os("PIW_BENCH_LISTENER").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_piw-listener")), PathBuf::from);
-        let child = Command::new(program)
-            .arg("--dsn")
-            .arg(&site.dsn)
-            .arg("--output-path")
-            .arg(&site.output)
-            .arg("-q")
-            .env_remove("PIW_DSN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()?;
-        Ok(ListenerProcess { child })
-    }
-
-    /// A field of /proc/PID/status, in KiB.
-    fn status_kib(&self, field: &str) -> Option<u64> {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with(field))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    }
-
-    fn peak_rss_kib(&self) -> Option<u64> {
-        self.status_kib("VmHWM:")
-    }
-
-    /// Start measuring the peak RSS afresh (Linux: "5" to clear_refs resets VmHWM).
-    fn reset_peak_rss(&self) {
-        let _ = fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
-    }
-
-    /// Freeze or thaw the process (SIGSTOP / SIGCONT): its CPU is out of the picture meanwhile.
-    fn signal(&self, signal: libc::c_int) {
-        // SAFETY: plain kill(2) on our own child.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, signal);
-        }
-    }
-
-    fn stop(mut self) {
-        // SAFETY: plain kill(2) on our own child.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
+impl process::Dsn for Site {
+    fn dsn(&self) -> String {
+        self.dsn.clone()
     }
 }
 
-impl Drop for ListenerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The built `piw-listener` (or `PIW_BENCH_LISTENER`: another build, for an A/B of two commits in
+/// one run) with its own defaults, as deployed; a child, so that its memory can be read from /proc.
+fn start_listener_process(site: &Site) -> ListenerProcess {
+    let spawn = Spawn {
+        args: vec!["-q".into()],
+        deployed_defaults: true,
+        program: std::env::var_os("PIW_BENCH_LISTENER").map(PathBuf::from),
+        ..Spawn::default()
+    };
+    ListenerProcess::start_with(site, &site.output, spawn)
+}
+
+/// The last lines of what a listener printed, for an error message.
+fn log_tail(listener: Option<&ListenerProcess>) -> String {
+    let log = listener.map(ListenerProcess::log).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 impl Site {
@@ -412,19 +327,15 @@ impl Site {
 
     /// Start the listener and wait until it has read the (empty) queue and gone to sleep.
     async fn start_listener(&mut self) -> Res<()> {
-        let mut listener = ListenerProcess::start(self)?;
+        let mut listener = start_listener_process(self);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let asleep: i64 = self.client.query_one("SELECT count(*) FROM piw.listeners WHERE NOT awake", &[]).await?.get(0);
             if asleep > 0 {
                 break;
             }
-            if let Some(status) = listener.child.try_wait()? {
-                return Err(format!(
-                    "piw-listener exited at start ({status}); see {}",
-                    self.output.with_extension("listener.log").display()
-                )
-                .into());
+            if !listener.is_running() {
+                return Err(format!("piw-listener exited at start:\n{}", listener.log()).into());
             }
             if Instant::now() > deadline {
                 return Err("piw-listener did not start within 60 s".into());
@@ -456,21 +367,11 @@ impl Site {
         Ok(())
     }
 
-    /// Wait until nothing is pending or running; fail on failed jobs or a dead listener.
+    /// Wait until nothing is pending or running; fail at the first failed job.
     async fn drained(&self, poll: Duration, limit: Duration) -> Res<()> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let (pending, running, failed) = self.queue().await?;
-            if failed > 0 {
-                return Err(format!("{failed} job(s) failed; see {}", self.output.with_extension("listener.log").display()).into());
-            }
-            if pending == 0 && running == 0 {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!("queue not drained within {limit:?} ({pending} pending, {running} running)").into());
-            }
-            tokio::time::sleep(poll).await;
+        match drain::drained(&self.client, Drain { poll, limit, stop_at_failure: true }).await {
+            Ok(_) => Ok(()),
+            Err(undrained) => Err(format!("{undrained}; the listener's log ends:\n{}", log_tail(self.listener.as_ref())).into()),
         }
     }
 }
@@ -524,7 +425,7 @@ async fn recovery(site: &mut Site) -> Res<(Duration, Duration)> {
     tokio::time::sleep(Duration::from_millis(50)).await;
     drop(site.listener.take());
     let killed = Instant::now();
-    site.listener = Some(ListenerProcess::start(site)?);
+    site.listener = Some(start_listener_process(site));
     while site.client.query_one("SELECT count(*) FROM piw.jobs WHERE locked_by = $1", &[&dead]).await?.get::<_, i64>(0) > 0 {
         if killed.elapsed() > Duration::from_secs(600) {
             return Err("the killed listener's jobs were not taken within 10 minutes".into());
@@ -1189,7 +1090,7 @@ async fn run(args: Args) -> Res<()> {
     let _ = ratio_at_16;
 
     if let Some(listener) = site.listener.take() {
-        listener.stop();
+        listener.terminate();
     }
 
     // A removal on small beside one on large, in the same run.

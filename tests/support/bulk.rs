@@ -100,21 +100,17 @@ pub async fn is_drained(client: &Client) -> bool {
 
 /// Wait (up to two minutes) for the queue to drain; on timeout show `log()` (the listener's).
 pub async fn wait_drained(client: &Client, log: impl Fn() -> String) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !is_drained(client).await {
-        if std::time::Instant::now() > deadline {
-            let queue =
-                super::snapshot(client, "SELECT job_id, kind, package, state, attempts, locked_by, locked_until, run_after FROM piw.jobs")
-                    .await;
-            let requests = super::snapshot(client, "SELECT * FROM piw.requests").await;
-            let listeners = super::snapshot(client, "SELECT * FROM piw.listeners").await;
-            let sessions = super::snapshot(client, "SELECT pid, application_name, state, wait_event, left(query, 80) AS query FROM pg_stat_activity WHERE datname = current_database()").await;
-            panic!(
-                "queue not drained after two minutes\njobs: {queue:#?}\nrequests: {requests:#?}\nlisteners: {listeners:#?}\nsessions: {sessions:#?}\nlistener log:\n{}",
-                log()
-            );
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    if let Err(undrained) = super::drain::drained(client, super::drain::Drain::TEST).await {
+        let queue =
+            super::snapshot(client, "SELECT job_id, kind, package, state, attempts, locked_by, locked_until, run_after FROM piw.jobs")
+                .await;
+        let requests = super::snapshot(client, "SELECT * FROM piw.requests").await;
+        let listeners = super::snapshot(client, "SELECT * FROM piw.listeners").await;
+        let sessions = super::snapshot(client, "SELECT pid, application_name, state, wait_event, left(query, 80) AS query FROM pg_stat_activity WHERE datname = current_database()").await;
+        panic!(
+            "{undrained}\njobs: {queue:#?}\nrequests: {requests:#?}\nlisteners: {listeners:#?}\nsessions: {sessions:#?}\nlistener log:\n{}",
+            log()
+        );
     }
 }
 

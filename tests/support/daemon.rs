@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use super::{wait_until, TestDb};
+use super::TestDb;
 
 pub struct RunningListener {
     pub cancel: CancellationToken,
@@ -46,10 +46,9 @@ impl RunningListener {
 
 /// Wait until the queue is drained (nothing pending or running).
 pub async fn drained(client: &Client) {
-    wait_until("the queue to drain", Duration::from_secs(60), || async {
-        piw::queue::status(client).await.expect("queue status").is_drained()
-    })
-    .await;
+    if let Err(undrained) = super::drain::drained(client, super::drain::Drain::TEST).await {
+        panic!("{undrained}");
+    }
 }
 
 /// A scratch output directory (removed when dropped).

@@ -6,128 +6,48 @@
 
 use std::{
     io::Write,
-    os::unix::process::CommandExt,
-    path::{Path, PathBuf},
-    process::{Child, ChildStdin, Command, Stdio},
+    process::ChildStdin,
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Mutex, OnceLock,
+        OnceLock,
     },
     time::{Duration, Instant},
 };
 
-use piw::cluster::{Cluster, Durability};
 use tokio_postgres::{Client, Config};
 
 pub mod fixtures;
 
-const TEMPLATE: &str = "piw_template";
+pub use scratch::ScratchCluster as TestCluster;
 
-pub struct TestCluster {
-    pub cluster: Cluster,
-    postmaster: Mutex<Child>,
-    /// Held open for the life of the process: when it closes, the reaper stops the server and
-    /// deletes the cluster's directory.
-    _reaper_pipe: ChildStdin,
-}
+const TEMPLATE: &str = "piw_template";
 
 static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
-/// The cluster of this test binary, started on first use.
+/// The cluster of this test binary, started on first use, with a template database migrated once.
 pub fn cluster() -> &'static TestCluster {
     CLUSTER.get_or_init(|| start_cluster().unwrap_or_else(|e| panic!("cannot start the test cluster: {e}")))
 }
 
-fn scratch_parent() -> PathBuf {
-    // /dev/shm makes the cluster 2-3x faster; both it and /tmp are open to the postgres account.
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_owned()
-    } else {
-        std::env::temp_dir()
-    }
-}
-
-fn start_cluster() -> Result<TestCluster, Box<dyn std::error::Error>> {
-    let root = tempfile::Builder::new().prefix("piw-test-").tempdir_in(scratch_parent())?.keep();
-    // tempdir is 0700: open it so the postgres account can reach its own subdirectories.
-    std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-    let cluster = Cluster::new(root.join("pg"))?;
-    cluster.initialize(Durability::Throwaway)?;
-    let postmaster = cluster.spawn_postmaster()?;
-    let reaper_pipe = spawn_reaper(postmaster.id(), &root)?;
-    let test_cluster = TestCluster { cluster, postmaster: Mutex::new(postmaster), _reaper_pipe: reaper_pipe };
-    let config = test_cluster.cluster.config("postgres");
+fn start_cluster() -> Result<TestCluster, scratch::BoxError> {
+    let test_cluster = TestCluster::start(&scratch::scratch_parent(), "piw-test-", &[])?;
     // The template is migrated on a runtime of its own: callers may be inside another runtime.
-    std::thread::spawn(move || -> Result<(), String> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-        runtime.block_on(async {
-            let admin = piw::db::connect_with(&config).await.map_err(|e| e.to_string())?;
-            admin.batch_execute(&format!("CREATE DATABASE {TEMPLATE}")).await.map_err(|e| e.to_string())?;
-            let mut template_config = config.clone();
-            template_config.dbname(TEMPLATE);
-            let mut client = piw::db::connect_with(&template_config).await.map_err(|e| e.to_string())?;
-            piw::schema::migrate(&mut client).await.map_err(|e| e.to_string())?;
-            Ok(())
-        })
-    })
-    .join()
-    .map_err(|_| "template migration panicked")??;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> Result<(), scratch::BoxError> {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                runtime.block_on(async {
+                    let config = test_cluster.create_database(TEMPLATE, None).await?;
+                    let mut client = piw::db::connect_with(&config).await?;
+                    piw::schema::migrate(&mut client).await?;
+                    Ok(())
+                })
+            })
+            .join()
+            .map_err(|_| "template migration panicked")?
+    })?;
     Ok(test_cluster)
-}
-
-/// A root shell in a session of its own waits for our end of its stdin to close (when this process
-/// exits, by any means), then stops the server and deletes the directory.
-fn spawn_reaper(postmaster_pid: u32, root: &Path) -> std::io::Result<ChildStdin> {
-    let script = r#"
-        read -r _
-        kill -QUIT "$1" 2>/dev/null
-        i=0
-        while kill -0 "$1" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-        kill -KILL "$1" 2>/dev/null
-        rm -rf "$2"
-    "#;
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", script, "piw-test-reaper"])
-        .arg(postmaster_pid.to_string())
-        .arg(root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; it keeps Ctrl-C in the terminal from killing the reaper.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let mut child = command.spawn()?;
-    child.stdin.take().ok_or_else(|| std::io::Error::other("reaper has no stdin"))
-}
-
-impl TestCluster {
-    /// Kill the postmaster with SIGKILL and start it again (an outage and crash recovery).
-    pub fn crash_and_restart(&self) {
-        let mut postmaster = self.postmaster.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = postmaster.kill();
-        let _ = postmaster.wait();
-        // Backends notice the postmaster's death and exit; a new postmaster waits for them.
-        *postmaster = self.cluster.spawn_postmaster().expect("postmaster restarts");
-    }
-
-    /// Stop the postmaster with a fast shutdown (SIGINT: sessions are ended, nothing is lost) and
-    /// start it again, as `pg_ctl -m fast restart` does.
-    pub fn fast_restart(&self) {
-        let mut postmaster = self.postmaster.lock().unwrap_or_else(|p| p.into_inner());
-        // SAFETY: plain kill(2) on our own child.
-        unsafe {
-            libc::kill(postmaster.id() as libc::pid_t, libc::SIGINT);
-        }
-        let _ = postmaster.wait();
-        *postmaster = self.cluster.spawn_postmaster().expect("postmaster restarts");
-    }
 }
 
 /// A database of its own for one test, cloned from the migrated template.
@@ -138,11 +58,8 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        let cluster = cluster();
         let name = format!("t_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::SeqCst));
-        let admin = piw::db::connect_with(&cluster.cluster.config("postgres")).await.expect("connect to postgres");
-        admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}")).await.expect("clone the template");
-        let config = cluster.cluster.config(&name);
+        let config = cluster().create_database(&name, Some(TEMPLATE)).await.expect("clone the template");
         TestDb { name, config }
     }
 
@@ -229,7 +146,15 @@ pub fn write_stdin(stdin: &mut ChildStdin, text: &str) {
 
 pub mod bulk;
 pub mod daemon;
+pub mod drain;
 pub mod invariant;
 pub mod pgbouncer;
 pub mod process;
+pub mod scratch;
 pub mod secure;
+
+impl process::Dsn for TestDb {
+    fn dsn(&self) -> String {
+        TestDb::dsn(self)
+    }
+}

@@ -1,5 +1,6 @@
 //! The listener as a separate process (the built `piw-listener`), so a test can kill it with
-//! SIGKILL at any moment, or run it under resource limits.
+//! SIGKILL at any moment, run it under resource limits, or read its memory from /proc. The
+//! benchmark runs its listeners with this too (it includes the file by path).
 #![allow(dead_code)]
 
 use std::{
@@ -9,7 +10,10 @@ use std::{
     process::{Child, Command, Stdio},
 };
 
-use super::TestDb;
+/// What a listener connects to: a test's database, the benchmark's.
+pub trait Dsn {
+    fn dsn(&self) -> String;
+}
 
 /// A running `piw-listener`; killed (SIGKILL) when dropped.
 pub struct ListenerProcess {
@@ -31,16 +35,22 @@ pub struct Spawn {
     pub user: Option<(u32, u32)>,
     /// `--lease` in seconds (default one second).
     pub lease: Option<f64>,
+    /// Run with the listener's own defaults, as deployed (the benchmark measures those), not
+    /// the tests' short retry delay and lease.
+    pub deployed_defaults: bool,
+    /// Another build of the listener (the benchmark's `PIW_BENCH_LISTENER`: an A/B of two
+    /// commits in one run).
+    pub program: Option<PathBuf>,
 }
 
 impl ListenerProcess {
     /// Start a listener with test settings: retries after 20 ms, a one-second lease (a killed
     /// listener's jobs come back after it), four workers.
-    pub fn start(db: &TestDb, output: &Path) -> ListenerProcess {
+    pub fn start(db: &impl Dsn, output: &Path) -> ListenerProcess {
         Self::start_with(db, output, Spawn::default())
     }
 
-    pub fn start_with(db: &TestDb, output: &Path, spawn: Spawn) -> ListenerProcess {
+    pub fn start_with(db: &impl Dsn, output: &Path, spawn: Spawn) -> ListenerProcess {
         let log_dir = tempfile::Builder::new().prefix("piw-listener-log-").tempdir().expect("log dir");
         let log = log_dir.path().join("stderr.log");
         let stderr = fs::File::create(&log).expect("log file");
@@ -55,21 +65,17 @@ impl ListenerProcess {
             fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod piw-listener");
             dir
         });
-        let program =
-            program_dir.as_ref().map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_piw-listener")), |dir| dir.path().join("piw-listener"));
+        let program = match (&program_dir, &spawn.program) {
+            (Some(dir), _) => dir.path().join("piw-listener"),
+            (None, Some(program)) => program.clone(),
+            (None, None) => PathBuf::from(env!("CARGO_BIN_EXE_piw-listener")),
+        };
         let mut command = Command::new(program);
-        command
-            .arg("--dsn")
-            .arg(db.dsn())
-            .arg("--output-path")
-            .arg(output)
-            .args(["--retry-delay", "0.02", "--lease"])
-            .arg(spawn.lease.unwrap_or(1.0).to_string())
-            .args(&spawn.args)
-            .env_remove("PIW_DSN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
+        command.arg("--dsn").arg(db.dsn()).arg("--output-path").arg(output);
+        if !spawn.deployed_defaults {
+            command.args(["--retry-delay", "0.02", "--lease"]).arg(spawn.lease.unwrap_or(1.0).to_string());
+        }
+        command.args(&spawn.args).env_remove("PIW_DSN").stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
         if let Some((uid, gid)) = spawn.user {
             command.uid(uid).gid(gid).current_dir("/");
         }
@@ -159,6 +165,23 @@ impl ListenerProcess {
             assert!(std::time::Instant::now() < deadline, "piw-listener did not stop on SIGTERM:\n{}", self.log());
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    /// A field of /proc/PID/status, in KiB.
+    fn status_kib(&self, field: &str) -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// The most memory it has had resident since it started or [`Self::reset_peak_rss`].
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    /// Start measuring the peak RSS afresh (Linux: "5" to clear_refs resets VmHWM).
+    pub fn reset_peak_rss(&self) {
+        let _ = fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
     }
 
     /// What it printed on stderr so far.

@@ -9,14 +9,15 @@ use std::{
     net::TcpListener,
     os::unix::fs::{MetadataExt, PermissionsExt},
     path::{Path, PathBuf},
-    process::{Child, ChildStdin},
     sync::{
         atomic::{AtomicUsize, Ordering},
         OnceLock,
     },
 };
 
-use piw::cluster::{Cluster, Durability, SUPERUSER};
+use piw::cluster::{Cluster, SUPERUSER};
+
+use super::scratch::{scratch_parent, BoxError, ScratchCluster};
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use tokio_postgres::{Client, Config};
 
@@ -27,19 +28,13 @@ pub const LOGIN_USER: &str = "piw_user";
 const TEMPLATE: &str = "piw_template";
 
 pub struct SecureCluster {
-    cluster: Cluster,
-    /// Everything of this cluster lives below it (PgBouncer's files too); the reaper deletes it.
-    root: PathBuf,
+    /// Everything of this cluster lives below its root (PgBouncer's files too).
+    scratch: ScratchCluster,
     port: u16,
     password: String,
     /// The account the server runs as, when it is not ours (we are root).
     run_as: Option<(u32, u32)>,
     tls: ClientFiles,
-    /// Kept so the server is our child for as long as this process runs.
-    _postmaster: Child,
-    /// Held open for the life of the process: when it closes, the reaper stops the server and
-    /// deletes `root`.
-    _reaper_pipe: ChildStdin,
 }
 
 static SECURE: OnceLock<SecureCluster> = OnceLock::new();
@@ -114,13 +109,13 @@ impl SecureCluster {
     /// default port, but this server's port (which names its socket too) is the TCP one.
     pub fn superuser_config(&self, dbname: &str) -> Config {
         let mut config = Config::new();
-        config.host_path(self.cluster.socket_dir()).port(self.port).user(SUPERUSER).dbname(dbname);
+        config.host_path(self.scratch.cluster.socket_dir()).port(self.port).user(SUPERUSER).dbname(dbname);
         config
     }
 
     /// Where a helper (PgBouncer) may put files of its own: deleted with the cluster.
     pub(super) fn scratch_root(&self) -> &Path {
-        &self.root
+        self.scratch.root()
     }
 
     /// The (uid, gid) that helpers refusing to run as root (PgBouncer) should run as.
@@ -143,22 +138,18 @@ async fn connect(config: &Config) -> Result<Client, String> {
     piw::db::connect_with(config).await.map_err(|e| e.to_string())
 }
 
-fn start() -> Result<SecureCluster, Box<dyn std::error::Error>> {
-    let root = tempfile::Builder::new().prefix("piw-tls-").tempdir_in(super::scratch_parent())?.keep();
-    // tempdir is 0700: open it so the postgres account can reach its own subdirectories.
-    fs::set_permissions(&root, fs::Permissions::from_mode(0o755))?;
-    let cluster = Cluster::new(root.join("pg"))?;
-    cluster.initialize(Durability::Throwaway)?;
-    // The data directory belongs to the account the server runs as: files for it go to that owner.
-    let data = fs::metadata(cluster.data_dir())?;
-    let run_as = is_root().then_some((data.uid(), data.gid()));
-    let tls = write_certificates(&cluster, &root.join("tls"), (data.uid(), data.gid()))?;
-    let port = free_port();
-    configure(&cluster, port)?;
-    let postmaster = cluster.spawn_postmaster()?;
-    let reaper_pipe = super::spawn_reaper(postmaster.id(), &root)?;
+fn start() -> Result<SecureCluster, BoxError> {
+    let (scratch, (run_as, tls, port)) = ScratchCluster::start_prepared(&scratch_parent(), "piw-tls-", &[], |cluster, root| {
+        // The data directory belongs to the account the server runs as: files for it go to that owner.
+        let data = fs::metadata(cluster.data_dir())?;
+        let run_as = is_root().then_some((data.uid(), data.gid()));
+        let tls = write_certificates(cluster, &root.join("tls"), (data.uid(), data.gid()))?;
+        let port = free_port();
+        configure(cluster, port)?;
+        Ok((run_as, tls, port))
+    })?;
     let password: String = std::iter::repeat_with(fastrand::alphanumeric).take(24).collect();
-    let secure = SecureCluster { cluster, root, port, password, run_as, tls, _postmaster: postmaster, _reaper_pipe: reaper_pipe };
+    let secure = SecureCluster { scratch, port, password, run_as, tls };
     prepare_template(secure.superuser_config("postgres"), secure.password.clone())?;
     Ok(secure)
 }
@@ -194,7 +185,7 @@ fn configure(cluster: &Cluster, port: u16) -> std::io::Result<()> {
 /// A CA, a server certificate for `localhost` and 127.0.0.1, a client certificate for LOGIN_USER,
 /// and an unrelated CA. The server's files go into its data directory, given to `owner` (the
 /// server checks that its key is private to it); the client's files go into `client_dir`.
-fn write_certificates(cluster: &Cluster, client_dir: &Path, owner: (u32, u32)) -> Result<ClientFiles, Box<dyn std::error::Error>> {
+fn write_certificates(cluster: &Cluster, client_dir: &Path, owner: (u32, u32)) -> Result<ClientFiles, BoxError> {
     let (ca_pem, ca) = certificate_authority("piw test CA")?;
     let (other_ca_pem, _) = certificate_authority("piw unrelated CA")?;
     let (server_pem, server_key) =
@@ -263,7 +254,7 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
 
 /// Migrate the template once and create LOGIN_USER (roles belong to the cluster; piw_admin exists
 /// once the template is migrated). On a runtime of its own: callers may be inside another runtime.
-fn prepare_template(config: Config, password: String) -> Result<(), Box<dyn std::error::Error>> {
+fn prepare_template(config: Config, password: String) -> Result<(), BoxError> {
     std::thread::spawn(move || -> Result<(), String> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         runtime.block_on(async {
