@@ -9,6 +9,7 @@
 //! itself is in `supervisor`, a job's work in `executor`.
 
 pub mod backoff;
+mod drain;
 pub mod executor;
 mod job_group;
 mod notifier;

@@ -1,15 +1,16 @@
 //! The supervisor of one listener: drain the queue (claim, run, record, until nothing is left),
 //! then wait for a wake-up, the fallback poll or cancellation; back off after a failed drain.
 
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use tokio::{sync::Notify, task::JoinSet};
+use tokio::sync::Notify;
 
 use super::{
     backoff::{delay_for, Backoff},
+    drain::Drain,
     executor,
     job_group::JobGroup,
-    Listener, BUSY_POLL_MAX, BUSY_POLL_MIN, CLAIM_BATCH_PER_WORKER, LINGER,
+    Listener, BUSY_POLL_MIN, LINGER,
 };
 use crate::{
     error::{Error, Result},
@@ -67,170 +68,19 @@ impl Listener {
         if release_first {
             self.leave().await?;
         }
-        let workers = self.options.workers.max(1);
-        let mut running: JoinSet<Result<()>> = JoinSet::new();
-        // Claimed and not yet started: a claim takes a batch (see `CLAIM_BATCH_PER_WORKER`).
-        let mut ready: VecDeque<JobGroup> = VecDeque::new();
-        // Whether to linger before trying to sleep: after work (requests tend to come in runs),
-        // and after a try refused (a transaction that counted on us is still open).
-        let mut linger_first = false;
-        // Whether piw.listeners says we are awake since we were woken.
-        let mut said_awake = false;
-        let mut pause = BUSY_POLL_MIN;
-        let mut done = 0usize;
-        let mut last_claim = std::time::Instant::now();
-        // Since when an awake listener has had nothing to do.
-        let mut idle_since: Option<std::time::Instant> = None;
-        // Ok(true): drained; Ok(false): cancelled.
-        let outcome: Result<bool> = loop {
-            if self.cancel.is_cancelled() {
-                break Ok(false);
-            }
-            // A new claim only when the last batch has started and a slot is free. While jobs run,
-            // only when something is there to claim: a claim costs the server a millisecond (it
-            // moves the request log, looks for lost leases, plans afresh), the look a thirtieth of
-            // that, and a full rebuild's pass looks a dozen times with a slot free.
-            let mut claimed = 0;
-            let may_claim = ready.is_empty() && running.len() < workers;
-            let worth_claiming = if may_claim && !running.is_empty() {
-                match self.any_due().await {
-                    Ok(due) => due,
-                    Err(e) => break Err(e),
-                }
-            } else {
-                may_claim
-            };
-            if worth_claiming {
-                last_claim = std::time::Instant::now();
-                let jobs = match self.claim(workers * CLAIM_BATCH_PER_WORKER).await {
-                    Ok(jobs) => jobs,
-                    Err(e) => break Err(e),
-                };
-                claimed = jobs.len();
-                ready.extend(JobGroup::group(jobs));
-            }
-            self.start_ready(&mut running, &mut ready, workers);
-            if claimed > 0 {
-                idle_since = None;
-                linger_first = true;
-                if !said_awake {
-                    // For whoever looks at piw.listeners; after the jobs have started: this is
-                    // not on their way.
-                    if let Err(e) = self.beat().await {
-                        break Err(e);
-                    }
-                    said_awake = true;
-                }
-            }
-            if running.is_empty() {
-                if linger_first {
-                    let idle = *idle_since.get_or_insert_with(std::time::Instant::now);
-                    match self.linger(idle).await {
-                        Ok(true) => continue,
-                        Ok(false) => {}
-                        Err(e) => break Err(e),
-                    }
-                    idle_since = None;
-                }
-                // Asleep once every enqueuer that skipped NOTIFY because we were awake has ended;
-                // then one more look finds their work. While one has not, we stay awake and
-                // linger again.
-                match self.presence.try_sleep().await {
-                    Ok(true) => match self.any_due().await {
-                        Ok(false) => {
-                            if done > 0 {
-                                tracing::debug!("queue drained after {done} jobs");
-                            }
-                            // Asleep, as piw.listeners then says.
-                            if let Err(e) = self.beat().await {
-                                break Err(e);
-                            }
-                            break Ok(true);
-                        }
-                        Ok(true) => {
-                            if let Err(e) = self.presence.wake().await {
-                                break Err(e);
-                            }
-                        }
-                        Err(e) => break Err(e),
-                    },
-                    Ok(false) => linger_first = true,
-                    Err(e) => break Err(e),
-                }
-                continue;
-            }
-            // Wait for a job to finish; with a slot free (the last claim had too little for
-            // every slot), look at the queue again meanwhile.
-            let poll = running.len() < workers;
-            tokio::select! {
-                finished = running.join_next() => {
-                    pause = BUSY_POLL_MIN;
-                    match finished {
-                        Some(Ok(Ok(()))) => done += 1,
-                        Some(Ok(Err(e))) => break Err(e),
-                        Some(Err(e)) => break Err(Error::TaskFailed(e.to_string())),
-                        None => {}
-                    }
-                }
-                () = tokio::time::sleep(pause), if poll => pause = (pause * 2).min(BUSY_POLL_MAX),
-            }
-        };
-        // The jobs running are finished, whatever ended the drain (their leases would otherwise
-        // have to run out before another listener could take them). Jobs claimed and not started
-        // are handed back: by the next drain (`release_first`) or by `listener_leave` at exit.
-        if !ready.is_empty() {
-            tracing::debug!("{} claimed jobs not started", ready.len());
-        }
-        let mut outcome = outcome;
-        // Stopping, the jobs in hand get `shutdown_timeout` to finish (a job may hang on a
-        // file system that does not answer, or wait for a lock): then they are abandoned, and
-        // `listener_leave` hands them back to the queue.
-        let deadline = self.cancel.is_cancelled().then(|| tokio::time::Instant::now() + self.options.shutdown_timeout);
-        loop {
-            let finished = match deadline {
-                Some(deadline) => match tokio::time::timeout_at(deadline, running.join_next()).await {
-                    Ok(finished) => finished,
-                    Err(_) => {
-                        tracing::warn!(
-                            "{} job(s) still running after {:?}: handed back unfinished",
-                            running.len(),
-                            self.options.shutdown_timeout
-                        );
-                        running.abort_all();
-                        break;
-                    }
-                },
-                None => running.join_next().await,
-            };
-            let Some(finished) = finished else { break };
-            let failed = match finished {
-                Ok(Ok(())) => continue,
-                Ok(Err(e)) => e,
-                Err(e) => Error::TaskFailed(e.to_string()),
-            };
-            if outcome.is_ok() {
-                outcome = Err(failed);
-            }
-        }
-        match outcome {
+        let mut drain = Drain::new(self);
+        let outcome = drain.run().await;
+        let last_claim = drain.last_claim;
+        match drain.wind_down(outcome).await {
             Ok(true) => queue::next_due_in(&**self.client().await?, last_claim.elapsed()).await,
             Ok(false) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Start claimed work while a slot is free.
-    fn start_ready(self: &Arc<Self>, running: &mut JoinSet<Result<()>>, ready: &mut VecDeque<JobGroup>, workers: usize) {
-        while running.len() < workers {
-            let Some(group) = ready.pop_front() else { return };
-            let listener = self.clone();
-            running.spawn(async move { listener.run_group(group).await });
-        }
-    }
-
     /// Look at the queue every `BUSY_POLL_MIN` until something is due (true: claim it) or the
     /// listener has been idle since `idle` for `LINGER` (false: time to sleep).
-    async fn linger(&self, idle: std::time::Instant) -> Result<bool> {
+    pub(super) async fn linger(&self, idle: std::time::Instant) -> Result<bool> {
         while idle.elapsed() < LINGER {
             tokio::select! {
                 () = tokio::time::sleep(BUSY_POLL_MIN) => {}
@@ -244,13 +94,13 @@ impl Listener {
     }
 
     /// Whether a claim now would find anything: a request waiting or a pending job due.
-    async fn any_due(&self) -> Result<bool> {
+    pub(super) async fn any_due(&self) -> Result<bool> {
         let client = self.client().await?;
         let statement = client.prepare_cached(queue::ANY_DUE_SQL).await?;
         Ok(client.query_one(&statement, &[]).await?.try_get::<_, bool>(0)?)
     }
 
-    async fn claim(&self, max_jobs: usize) -> Result<Vec<Job>> {
+    pub(super) async fn claim(&self, max_jobs: usize) -> Result<Vec<Job>> {
         let options = ClaimOptions {
             max_jobs: i32::try_from(max_jobs).unwrap_or(16),
             lease: self.options.lease,
@@ -263,7 +113,7 @@ impl Listener {
 
     /// Carry out a claimed job (or a pair run as one, see [`JobGroup`]) and record the outcome of
     /// each. `Err` only when the database could not be told.
-    async fn run_group(&self, group: JobGroup) -> Result<()> {
+    pub(super) async fn run_group(&self, group: JobGroup) -> Result<()> {
         if self.cancel.is_cancelled() {
             // Not started: handed back by listener_leave on the way out.
             return Ok(());
