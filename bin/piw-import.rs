@@ -3,12 +3,19 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use piw::{
-    cli::{request, CommonArgs, FutureExt, Request},
+    cli::{request, CliError, CommonArgs, FutureExt, Request},
+    import::{ImportReport, Outcome},
     site::OutputDir,
 };
 
-/// Import wheel files: add their package, version, build and file rows and copy each wheel to
-/// simple/PACKAGE/ under the output path. The listener then rebuilds the pages that show them.
+/// Import wheel files: each is read first (a zip whose .dist-info, METADATA and RECORD match its
+/// file name), then its package, version, build and file rows are added and the wheel copied to
+/// simple/PACKAGE/ under the output path, one wheel at a time. Requires-Python and Summary come
+/// from the wheel's METADATA. The listener then rebuilds the pages that show them.
+///
+/// Each wheel's outcome is printed on its own line, then how many were imported and how many
+/// not. Exit 0 when every wheel was imported; 1 when any was not (the others are imported all the
+/// same: each wheel is its own transaction).
 #[derive(Debug, Parser)]
 #[command(name = "piw-import", version)]
 struct Args {
@@ -18,9 +25,9 @@ struct Args {
     /// Where the website lives (default: output_path from the configuration file, else PIW_HOME/www)
     #[arg(long, value_name = "DIR")]
     output_path: Option<PathBuf>,
-    /// The Requires-Python of the wheels (published as data-requires-python)
-    #[arg(long, value_name = "SPEC")]
-    requires_python: Option<String>,
+    /// Print the outcomes as one JSON document on stdout instead of lines
+    #[arg(long)]
+    json: bool,
     /// Wait until the listener has rebuilt the pages
     #[arg(long)]
     wait: bool,
@@ -30,16 +37,32 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let (wheels, requires_python) = (args.wheels.clone(), args.requires_python.clone());
+    let (wheels, json, quiet) = (args.wheels.clone(), args.json, args.common.quiet);
     let run = Request { tool: "piw-import", common: &args.common, output_path: args.output_path.clone(), confirm: None, wait: args.wait };
     run.run(move |client, settings| {
         async move {
             let output = OutputDir::open(&settings.output_path).map_err(piw::Error::from)?;
+            let mut report = ImportReport::default();
             for wheel in &wheels {
-                let imported = request(piw::import::import_wheel(client, &output, wheel, requires_python.as_deref())).await?;
-                tracing::info!("imported {} ({} {})", imported.filename, imported.package, imported.version);
+                let outcome = match request(piw::import::import_wheel(client, &output, wheel)).await {
+                    Ok(imported) => Outcome::Imported(imported),
+                    // The connection went under an import: its outcome, and the rest, unknown.
+                    Err(lost @ CliError::LostBeforeAnswer(_)) => return Err(lost),
+                    Err(CliError::Failed(error)) => Outcome::NotImported { wheel: wheel.clone(), error: error.to_string() },
+                    Err(other) => return Err(other),
+                };
+                if !json && !quiet {
+                    println!("{outcome}");
+                }
+                report.outcomes.push(outcome);
             }
-            Ok(format!("imported {} wheel(s)", wheels.len()))
+            if json {
+                println!("{}", report.to_json());
+            }
+            match report.not_imported() {
+                0 => Ok(report.summary()),
+                _ => Err(CliError::Failed(piw::Error::Import(report.summary()))),
+            }
         }
         .boxed()
     })

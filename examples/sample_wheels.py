@@ -26,7 +26,7 @@ def write_wheel(directory, name, version):
         f"{module}.py": f'def main():\n    print("{name} {version}")\n'.encode(),
         f"{dist_info}/METADATA": (
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-            f"Summary: a sample wheel for piw\n"
+            f"Summary: a sample wheel for piw\nRequires-Python: >=3.7\n"
         ).encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: piw-sample\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }

@@ -35,8 +35,9 @@ pub enum Error {
     /// A connection lost under a job, as the job reported it (the job itself is put back).
     #[error("{0}")]
     ConnectionLost(String),
-    /// A task of the listener's (a job run on its own) panicked or was cancelled.
-    #[error("a job's task failed: {0}")]
+    /// Work run as a task of its own (a listener's job, a blocking file operation) panicked or
+    /// was cancelled.
+    #[error("a task failed: {0}")]
     TaskFailed(String),
     /// A schema migration failed.
     #[error("migration failed: {0}")]
@@ -50,6 +51,9 @@ pub enum Error {
     /// A wheel that cannot be imported (bad filename, skipped package or version).
     #[error("{0}")]
     Import(String),
+    /// A file that is not the wheel its name says (not a zip, METADATA or RECORD wrong).
+    #[error("{file}: {reason}")]
+    BadWheel { file: String, reason: crate::wheel::WheelError },
     /// Work waited for (`--wait`) ended failed.
     #[error("{0} job(s) failed; see piw.jobs (state = 'failed') and CALL piw.retry_failed()")]
     JobsFailed(i64),

@@ -2,7 +2,7 @@
 //! simple page. (piwheels' builders do this; piw-import does it for wheels built anywhere.)
 
 use std::{
-    io::Read,
+    io::{Read, Seek},
     path::{Path, PathBuf},
 };
 
@@ -54,10 +54,66 @@ pub struct Imported {
     pub path: PathBuf,
 }
 
+/// What became of one wheel given to `piw-import`.
+#[derive(Debug)]
+pub enum Outcome {
+    Imported(Imported),
+    NotImported { wheel: PathBuf, error: String },
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Imported(imported) => write!(f, "imported {} ({} {})", imported.filename, imported.package, imported.version),
+            // The error names the file already.
+            Outcome::NotImported { error, .. } => write!(f, "not imported: {error}"),
+        }
+    }
+}
+
+/// The outcomes of one `piw-import`, in the order of its arguments.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub outcomes: Vec<Outcome>,
+}
+
+impl ImportReport {
+    pub fn not_imported(&self) -> usize {
+        self.outcomes.iter().filter(|outcome| matches!(outcome, Outcome::NotImported { .. })).count()
+    }
+
+    /// `imported 2 of 3 wheels; 1 not imported`.
+    pub fn summary(&self) -> String {
+        let (all, failed) = (self.outcomes.len(), self.not_imported());
+        let noun = if all == 1 { "wheel" } else { "wheels" };
+        match failed {
+            0 => format!("imported {all} of {all} {noun}"),
+            _ => format!("imported {} of {all} {noun}; {failed} not imported", all - failed),
+        }
+    }
+
+    /// `{"imported": [{"wheel", "package", "version", "filename", "path"}], "not_imported":
+    /// [{"wheel", "error"}]}`, for scripts.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (mut imported, mut not_imported) = (Vec::new(), Vec::new());
+        for outcome in &self.outcomes {
+            match outcome {
+                Outcome::Imported(i) => imported.push(serde_json::json!({
+                    "package": i.package, "version": i.version, "filename": i.filename, "path": i.path.display().to_string(),
+                })),
+                Outcome::NotImported { wheel, error } => {
+                    not_imported.push(serde_json::json!({"wheel": wheel.display().to_string(), "error": error}))
+                }
+            }
+        }
+        serde_json::json!({"imported": imported, "not_imported": not_imported})
+    }
+}
+
 /// Import one wheel file: its package, version, build and file rows in one transaction, and the
 /// wheel copied to `simple/PACKAGE/FILENAME` before the rows commit (so a published row always
 /// has its file). Refuses a skipped package or version, and a filename imported already.
-pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path, requires_python: Option<&str>) -> Result<Imported> {
+pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path) -> Result<Imported> {
     let filename = wheel
         .file_name()
         .and_then(|name| name.to_str())
@@ -77,7 +133,20 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     if name.version.len() > 200 {
         return Err(Error::Import(format!("{shown}: invalid version {:?}", clip(&name.version))));
     }
-    let mut source = open_wheel(wheel, &shown)?;
+    let source = open_wheel(wheel, &shown)?;
+    // Read and checked before any row is touched: a file that is not this wheel changes nothing.
+    let (mut source, metadata) = off_the_runtime({
+        let (distribution, version, file) = (name.distribution.clone(), name.version.clone(), shown.clone());
+        move || {
+            let mut source = source;
+            let metadata = crate::wheel::read(&mut source, &distribution, &version)
+                .map_err(|reason| Error::BadWheel { file: file.clone(), reason })?;
+            source.rewind().map_err(|e| Error::io(format!("cannot read {file}"), e))?;
+            Ok((source, metadata))
+        }
+    })
+    .await?;
+    let requires_python = metadata.requires_python.as_deref();
 
     // READ COMMITTED whatever the server's default: the locks below are waited for, and what
     // committed meanwhile must then be seen.
@@ -112,6 +181,15 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     if !version_skip.is_empty() {
         return Err(Error::Import(format!("version {} of package {package} is skipped ({version_skip})", name.version)));
     }
+    if let Some(summary) = &metadata.summary {
+        // The package's description, when it has none yet (an admin's stays).
+        transaction
+            .query_typed(
+                "UPDATE piw.packages SET description = $2 WHERE package = $1 AND description = ''",
+                &[(&package, Type::TEXT), (summary, Type::TEXT)],
+            )
+            .await?;
+    }
     // Until we commit, a listener must not take the wheel we are about to write for one whose
     // deletion is queued (the same file imported earlier and removed).
     crate::queue::lock_wheels_for_import(&transaction, &package).await?;
@@ -119,8 +197,15 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
     // same whatever the wheel's size), published once its rows are in, before they commit: a
     // committed row always has its file.
     let relative = crate::site::layout::wheel_path(&package, &filename)?;
-    let mut pending = output.create_pending(&relative)?;
-    let (size, hash) = copy_hashing(&mut source, &mut pending).map_err(|e| Error::io(format!("cannot copy {shown}"), e))?;
+    let (pending, size, hash) = off_the_runtime({
+        let (output, relative, shown) = (output.clone(), relative.clone(), shown.clone());
+        move || {
+            let mut pending = output.create_pending(&relative)?;
+            let (size, hash) = copy_hashing(&mut source, &mut pending).map_err(|e| Error::io(format!("cannot copy {shown}"), e))?;
+            Ok((pending, size, hash))
+        }
+    })
+    .await?;
     let size = i64::try_from(size).map_err(|_| Error::Import(format!("{shown}: too large")))?;
     transaction
         .query_typed(
@@ -150,7 +235,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path,
             }
             _ => Error::from(e),
         })?;
-    pending.publish()?;
+    off_the_runtime(move || Ok(pending.publish()?)).await?;
     if let Err(e) = transaction.commit().await {
         let error = Error::from(e);
         // A COMMIT whose answer was lost with the connection may have committed: then the rows
@@ -175,10 +260,17 @@ async fn withdraw(client: &mut Client, output: &OutputDir, package: &str, filena
     transaction.query_typed("SELECT piw.lock_wheels($1, true)", &[(&package, Type::TEXT)]).await?;
     let published = transaction.query_typed_opt("SELECT 1 FROM piw.files WHERE filename = $1", &[(&filename, Type::TEXT)]).await?.is_some();
     if !published {
-        output.remove_file(relative)?;
+        let (output, relative) = (output.clone(), relative.to_owned());
+        off_the_runtime(move || Ok(output.remove_file(&relative)?)).await?;
     }
     transaction.commit().await?;
     Ok(())
+}
+
+/// Blocking file work (reading, writing, syncing a wheel) on a thread for it, not on the
+/// runtime's: a slow disk holds up nothing else the caller runs.
+async fn off_the_runtime<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| Error::TaskFailed(e.to_string()))?
 }
 
 /// A PEP 508 name as a wheel filename spells it (`-` is the separator there): ASCII letters and

@@ -16,5 +16,6 @@ pub mod pages;
 pub mod queue;
 pub mod schema;
 pub mod site;
+pub mod wheel;
 
 pub use error::{Error, Result};

@@ -1,6 +1,7 @@
 //! Several listeners on one queue, several clients at once: the invariant holds, and an older
 //! render of a page can never land after a newer one.
 mod support;
+use support::wheels::Wheel;
 
 use std::time::Duration;
 
@@ -162,15 +163,17 @@ async fn reimport_during_queued_deletion(removal: &str) {
     let output = OutputDir::open(root).unwrap();
     let sources = tempfile::tempdir().unwrap();
     let wheel = sources.path().join("Again-1.0-py3-none-any.whl");
-    std::fs::write(&wheel, b"first").unwrap();
+    std::fs::write(&wheel, Wheel::new("Again", "1.0").bytes()).unwrap();
     let mut importer = db.connect().await;
-    piw::import::import_wheel(&mut importer, &output, &wheel, None).await.unwrap();
+    piw::import::import_wheel(&mut importer, &output, &wheel).await.unwrap();
     client.batch_execute(removal).await.unwrap();
     hold_file_commits(&client).await;
 
-    std::fs::write(&wheel, b"second").unwrap();
+    let mut second = Wheel::new("Again", "1.0");
+    second.extra.push(("again/second.py".into(), b"second = True\n".to_vec()));
+    std::fs::write(&wheel, second.bytes()).unwrap();
     let import = tokio::spawn(async move {
-        let imported = piw::import::import_wheel(&mut importer, &output, &wheel, None).await;
+        let imported = piw::import::import_wheel(&mut importer, &output, &wheel).await;
         imported.map(|i| (i.package, i.filename))
     });
     wait_until("the importer to reach its commit", Duration::from_secs(30), || async { scalar(&client, WAITING_SESSIONS).await == 1 })

@@ -2,6 +2,7 @@
 //! the password file, the PG* environment, PgBouncer in front, and an honest exit when the
 //! connection drops after a request committed.
 mod support;
+use support::wheels::Wheel;
 
 use std::{
     os::unix::fs::PermissionsExt,
@@ -130,7 +131,7 @@ async fn tools_and_the_listener_run_over_verified_tls_with_a_password_from_pgpas
     // Import and skip over the same route.
     let wheels = tempfile::tempdir().expect("wheels");
     let wheel = wheels.path().join("tlspkg-1.0-py3-none-any.whl");
-    std::fs::write(&wheel, b"PK\x05\x06 a wheel's bytes").expect("write wheel");
+    std::fs::write(&wheel, Wheel::new("tlspkg", "1.0").bytes()).expect("write wheel");
     let output = run.run("piw-import", &["--dsn", &dsn, "--output-path", &www.path().display().to_string(), &wheel.display().to_string()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let output = run.run("piw-skip", &["--dsn", &dsn, "tlspkg", "--reason", "over tls"]);
@@ -319,7 +320,7 @@ async fn tools_work_through_pgbouncer_in_transaction_mode() {
     let www = tempfile::tempdir().expect("output");
     let wheels = tempfile::tempdir().expect("wheels");
     let wheel = wheels.path().join("bounced-1.0-py3-none-any.whl");
-    std::fs::write(&wheel, b"PK\x05\x06 bytes").expect("write wheel");
+    std::fs::write(&wheel, Wheel::new("bounced", "1.0").bytes()).expect("write wheel");
     let output = run.run("piw-import", &["--dsn", &dsn, "--output-path", &www.path().display().to_string(), &wheel.display().to_string()]);
     assert_eq!(output.status.code(), Some(0), "{}\n{}", stderr(&output), bouncer.log());
     assert!(www.path().join("simple/bounced/bounced-1.0-py3-none-any.whl").is_file());

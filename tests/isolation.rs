@@ -2,6 +2,7 @@
 //! look again after a lock to see what committed meanwhile, and the presence transaction must
 //! hold no snapshot. They say READ COMMITTED themselves, so the database's default changes nothing.
 mod support;
+use support::wheels::Wheel;
 
 use piw::site::OutputDir;
 use support::{bulk, daemon::output_dir, fixtures::scalar, invariant, process::ListenerProcess, wait_until, TestDb};
@@ -27,10 +28,10 @@ async fn a_repeatable_read_default_changes_nothing_and_presence_holds_no_snapsho
     placed.remove(&("pkg-1".into(), "pkg_1-1.0-cp311-cp311-linux_armv7l.whl".into()));
     let sources = tempfile::tempdir().unwrap();
     let wheel = sources.path().join("Fresh-1.0-py3-none-any.whl");
-    std::fs::write(&wheel, b"fresh").unwrap();
+    std::fs::write(&wheel, Wheel::new("Fresh", "1.0").bytes()).unwrap();
     let output = OutputDir::open(root).unwrap();
     let mut importer = db.connect().await;
-    let imported = piw::import::import_wheel(&mut importer, &output, &wheel, None).await.unwrap();
+    let imported = piw::import::import_wheel(&mut importer, &output, &wheel).await.unwrap();
     placed.insert((imported.package, imported.filename));
     bulk::wait_drained(&client, || listener.log()).await;
 

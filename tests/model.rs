@@ -5,6 +5,7 @@
 //!
 //! Reproduce a run with PIW_MODEL_SEED=N (printed at the start); cases: PIW_MODEL_CASES.
 mod support;
+use support::wheels::Wheel;
 
 use std::fmt;
 
@@ -55,7 +56,15 @@ impl fmt::Debug for Op {
 }
 
 fn wheel_name(p: usize, v: usize, t: usize) -> String {
-    format!("{}-{}-{}.whl", NAMES[p].replace('-', "_"), VERSIONS[v], TAGS[t])
+    model_wheel(p, v, t, 0).filename()
+}
+
+/// A real wheel of package `p`, version `v`, tags `t`; its contents differ with `n`.
+fn model_wheel(p: usize, v: usize, t: usize, n: usize) -> Wheel {
+    let mut wheel = Wheel::new(&NAMES[p].replace('-', "_"), VERSIONS[v]);
+    wheel.tags = TAGS[t].to_owned();
+    wheel.extra.push(("model.txt".into(), format!("wheel {n}\n").into_bytes()));
+    wheel
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -105,8 +114,8 @@ async fn run_history(ops: Vec<Op>) -> Result<(), TestCaseError> {
         match op {
             Op::Import { p, v, t } => {
                 let path = sources.path().join(wheel_name(*p, *v, *t));
-                std::fs::write(&path, format!("wheel {n}")).expect("write wheel");
-                match piw::import::import_wheel(&mut client, &output, &path, None).await {
+                std::fs::write(&path, model_wheel(*p, *v, *t, n).bytes()).expect("write wheel");
+                match piw::import::import_wheel(&mut client, &output, &path).await {
                     Ok(imported) => {
                         placed.insert((imported.package, imported.filename));
                     }

@@ -70,7 +70,7 @@ async fn pip_downloads_from_the_simple_index_before_and_after_a_removal() {
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
 
     let import = Command::new(env!("CARGO_BIN_EXE_piw-import"))
-        .args(["-q", "--requires-python", ">=3.7", "--output-path"])
+        .args(["-q", "--output-path"])
         .arg(out.path())
         .arg("--dsn")
         .arg(db.dsn())

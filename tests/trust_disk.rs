@@ -2,6 +2,7 @@
 //! wheels, links in place of directories. The listener and the importer never write or delete
 //! through them, never block on them, and the invariant holds once they are gone.
 mod support;
+use support::wheels::Wheel;
 
 use std::{
     ffi::CString,
@@ -153,9 +154,9 @@ async fn the_importer_never_writes_through_a_link_or_into_a_fifo_at_its_temporar
             _ => mkfifo(&temporary),
         }
         let wheel = sources.path().join(filename);
-        fs::write(&wheel, b"the wheel's bytes").unwrap();
+        fs::write(&wheel, Wheel::new(filename.split('-').next().unwrap_or_default(), "1.0").bytes()).unwrap();
         let mut importer = db.connect().await;
-        let imported = piw::import::import_wheel(&mut importer, &output, &wheel, None).await.unwrap();
+        let imported = piw::import::import_wheel(&mut importer, &output, &wheel).await.unwrap();
         let published = dir.join(filename);
         assert!(fs::symlink_metadata(&published).unwrap().file_type().is_file(), "{trap}: a file of its own");
         assert_eq!(fs::read(&published).unwrap(), b"the wheel's bytes");
@@ -188,10 +189,10 @@ async fn an_import_whose_commit_fails_leaves_neither_rows_nor_its_wheel() {
     let output = OutputDir::open(out.path()).unwrap();
     let sources = tempfile::tempdir().unwrap();
     let wheel = sources.path().join("Late-1.0-py3-none-any.whl");
-    fs::write(&wheel, b"late bytes").unwrap();
+    fs::write(&wheel, Wheel::new("Late", "1.0").bytes()).unwrap();
     let before = support::snapshot_all(&client).await;
     let mut importer = db.connect().await;
-    let error = piw::import::import_wheel(&mut importer, &output, &wheel, None).await.expect_err("refused at commit");
+    let error = piw::import::import_wheel(&mut importer, &output, &wheel).await.expect_err("refused at commit");
     assert!(error.to_string().contains("refused at commit"), "{error}");
     let published = out.path().join("simple/late/Late-1.0-py3-none-any.whl");
     assert!(!published.exists(), "the wheel was withdrawn");

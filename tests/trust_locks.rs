@@ -3,6 +3,7 @@
 //! session level, and tries to lock piw's tables. No admin call, tool, importer or listener waits
 //! for it; only piw's own routines can take piw's locks.
 mod support;
+use support::wheels::Wheel;
 
 use std::{process::Command, time::Duration};
 
@@ -98,10 +99,10 @@ async fn a_role_without_grants_holds_no_lock_that_piw_waits_for() {
     assert!(skip.status.success(), "{}", String::from_utf8_lossy(&skip.stderr));
     let sources = tempfile::tempdir().unwrap();
     let wheel = sources.path().join("Fresh-1.0-py3-none-any.whl");
-    std::fs::write(&wheel, b"fresh").unwrap();
+    std::fs::write(&wheel, Wheel::new("Fresh", "1.0").bytes()).unwrap();
     let output = OutputDir::open(root).unwrap();
     let mut importer = db.connect().await;
-    let imported = promptly("piw-import", piw::import::import_wheel(&mut importer, &output, &wheel, None)).await.unwrap();
+    let imported = promptly("piw-import", piw::import::import_wheel(&mut importer, &output, &wheel)).await.unwrap();
     placed.insert((imported.package, imported.filename));
     promptly("the listener", bulk::wait_drained(&client, || listener.log())).await;
     assert_eq!(bulk::pages_containing(root, "while mallory waits"), 1);

@@ -4,6 +4,7 @@
 //! flight keeps its wheel; an importer killed at any step leaves nothing the next reconciliation
 //! does not clear, and never a row whose file is missing.
 mod support;
+use support::wheels::Wheel;
 
 use std::{fs, path::Path, process::Command, time::Duration};
 
@@ -92,9 +93,9 @@ async fn a_reconciliation_never_takes_a_wheel_whose_import_is_in_flight() {
     hold_file_commits(&client).await;
     let sources = tempfile::tempdir().unwrap();
     let wheel = sources.path().join("Pkg_1-3.0-py3-none-any.whl");
-    fs::write(&wheel, b"in flight").unwrap();
+    fs::write(&wheel, Wheel::new("Pkg_1", "3.0").bytes()).unwrap();
     let mut importer = db.connect().await;
-    let import = tokio::spawn(async move { piw::import::import_wheel(&mut importer, &output, &wheel, None).await });
+    let import = tokio::spawn(async move { piw::import::import_wheel(&mut importer, &output, &wheel).await });
     wait_until("the importer to reach its commit", Duration::from_secs(60), || async {
         root.join("simple/pkg-1/Pkg_1-3.0-py3-none-any.whl").is_file()
             && scalar(&client, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").await == 1
@@ -132,7 +133,7 @@ async fn import_killed_at(db: &TestDb, client: &Client, root: &Path, trigger: &s
         .unwrap();
     let sources = tempfile::tempdir().unwrap();
     let wheel = sources.path().join("Killed-1.0-py3-none-any.whl");
-    fs::write(&wheel, b"killed on the way").unwrap();
+    fs::write(&wheel, Wheel::new("Killed", "1.0").bytes()).unwrap();
     let mut importer = Command::new(env!("CARGO_BIN_EXE_piw-import"))
         .arg("--dsn")
         .arg(db.dsn())

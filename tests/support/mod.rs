@@ -152,6 +152,7 @@ pub mod pgbouncer;
 pub mod process;
 pub mod scratch;
 pub mod secure;
+pub mod wheels;
 
 impl process::Dsn for TestDb {
     fn dsn(&self) -> String {
