@@ -2,7 +2,7 @@
 //! simple page. (piwheels' builders do this; piw-import does it for wheels built anywhere.)
 
 use std::{
-    io::{Read, Seek},
+    io::{Read, Seek, Write},
     path::{Path, PathBuf},
 };
 
@@ -135,7 +135,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
     }
     let source = open_wheel(wheel, &shown)?;
     // Read and checked before any row is touched: a file that is not this wheel changes nothing.
-    let (mut source, metadata) = off_the_runtime({
+    let (mut source, mut metadata) = off_the_runtime({
         let (distribution, version, file) = (name.distribution.clone(), name.version.clone(), shown.clone());
         move || {
             let mut source = source;
@@ -146,6 +146,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
         }
     })
     .await?;
+    let metadata_bytes = std::mem::take(&mut metadata.bytes);
     let requires_python = metadata.requires_python.as_deref();
 
     // READ COMMITTED whatever the server's default: the locks below are waited for, and what
@@ -207,14 +208,27 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
     })
     .await?;
     let size = i64::try_from(size).map_err(|_| Error::Import(format!("{shown}: too large")))?;
+    // Its METADATA beside it (PEP 658), written the same way and published first: a published
+    // wheel with a metadata hash always has its metadata file.
+    let metadata_relative = crate::site::layout::metadata_path(&package, &filename)?;
+    let metadata_hash = hex::encode(Sha256::digest(&metadata_bytes));
+    let pending_metadata = off_the_runtime({
+        let (output, metadata_relative, shown) = (output.clone(), metadata_relative.clone(), shown.clone());
+        move || {
+            let mut pending = output.create_pending(&metadata_relative)?;
+            pending.write_all(&metadata_bytes).map_err(|e| Error::io(format!("cannot write the metadata of {shown}"), e))?;
+            Ok(pending)
+        }
+    })
+    .await?;
     transaction
         .query_typed(
             "WITH b AS (
                  INSERT INTO piw.builds (package, version, abi_tag, status) VALUES ($1, $2, $3, true)
                  RETURNING build_id)
              INSERT INTO piw.files (filename, build_id, filesize, filehash, package_tag, package_version_tag,
-                                    py_version_tag, abi_tag, platform_tag, requires_python)
-             SELECT $4, b.build_id, $5, $6, $7, $2, $8, $3, $9, $10 FROM b",
+                                    py_version_tag, abi_tag, platform_tag, requires_python, metadata_hash)
+             SELECT $4, b.build_id, $5, $6, $7, $2, $8, $3, $9, $10, $11 FROM b",
             &[
                 (&package, Type::TEXT),
                 (&name.version, Type::TEXT),
@@ -226,6 +240,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
                 (&name.python, Type::TEXT),
                 (&name.platform, Type::TEXT),
                 (&requires_python, Type::TEXT),
+                (&metadata_hash, Type::TEXT),
             ],
         )
         .await
@@ -235,14 +250,20 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
             }
             _ => Error::from(e),
         })?;
-    off_the_runtime(move || Ok(pending.publish()?)).await?;
+    // Should the wheel's publishing fail after its metadata's, the metadata file is an orphan
+    // that the next reconciliation removes.
+    off_the_runtime(move || {
+        pending_metadata.publish()?;
+        Ok(pending.publish()?)
+    })
+    .await?;
     if let Err(e) = transaction.commit().await {
         let error = Error::from(e);
         // A COMMIT whose answer was lost with the connection may have committed: then the rows
         // need the wheel. It stays; if the commit did not happen, the next reconciliation of the
         // tree (a full rebuild of the index) removes it.
         if !error.is_connection() {
-            if let Err(leaving) = withdraw(client, output, &package, &filename, &relative).await {
+            if let Err(leaving) = withdraw(client, output, &package, &filename, [&relative, &metadata_relative]).await {
                 tracing::warn!("{shown}: left in place ({leaving}); the next reconciliation removes it");
             }
         }
@@ -251,17 +272,23 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
     Ok(Imported { package, version: name.version, filename, path: output.root().join(relative) })
 }
 
-/// After a COMMIT that failed: the wheel put in place has no row, unless another importer of the
+/// After a COMMIT that failed: the wheel put in place (and its metadata) has no row, unless another importer of the
 /// same file has committed one since (our locks went with our transaction). Under the package's
 /// wheels lock, exclusive, no importer is between writing a wheel and committing its rows: the
 /// rows are looked at then, and the wheel removed only if none publishes it.
-async fn withdraw(client: &mut Client, output: &OutputDir, package: &str, filename: &str, relative: &Path) -> Result<()> {
+async fn withdraw(client: &mut Client, output: &OutputDir, package: &str, filename: &str, files: [&Path; 2]) -> Result<()> {
     let transaction = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::ReadCommitted).start().await?;
     transaction.query_typed("SELECT piw.lock_wheels($1, true)", &[(&package, Type::TEXT)]).await?;
     let published = transaction.query_typed_opt("SELECT 1 FROM piw.files WHERE filename = $1", &[(&filename, Type::TEXT)]).await?.is_some();
     if !published {
-        let (output, relative) = (output.clone(), relative.to_owned());
-        off_the_runtime(move || Ok(output.remove_file(&relative)?)).await?;
+        let (output, files) = (output.clone(), files.map(Path::to_owned));
+        off_the_runtime(move || {
+            for file in files {
+                output.remove_file(&file)?;
+            }
+            Ok(())
+        })
+        .await?;
     }
     transaction.commit().await?;
     Ok(())

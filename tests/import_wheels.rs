@@ -201,3 +201,54 @@ async fn several_wheels_one_bad_each_outcome_on_its_own_line_exit_one() {
     assert_eq!(report["not_imported"][0]["wheel"], bad.display().to_string());
     assert!(report["not_imported"][0]["error"].as_str().unwrap_or_default().contains("not a zip archive"), "{report}");
 }
+
+/// PEP 658 / 714: the wheel's METADATA beside it, its hash on the simple page; it goes with its
+/// wheel when the version is removed, and alone (its wheel gone) at the next reconciliation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_metadata_is_served_beside_its_wheel_and_goes_with_it() {
+    use sha2::{Digest, Sha256};
+    use support::daemon::{drained, RunningListener};
+
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let out = output_dir();
+    let root = out.path();
+    let listener = RunningListener::start(&db, root.to_owned());
+    let sources = tempfile::tempdir().unwrap();
+    let mut wheel = Wheel::new("meta", "1.0");
+    wheel.requires_python = Some(">=3.8".into());
+    let path = wheel.write_into(sources.path());
+    let second = Wheel::new("meta", "2.0").write_into(sources.path());
+
+    let output = import(&db, root, &["-q"], &[&path, &second]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    drained(&client).await;
+
+    let metadata_file = root.join("simple/meta/meta-1.0-py3-none-any.whl.metadata");
+    let served = std::fs::read(&metadata_file).expect("the metadata file is there");
+    assert_eq!(served, wheel.metadata().into_bytes(), "METADATA byte for byte");
+    let hash = hex::encode(Sha256::digest(&served));
+    let recorded: String = client
+        .query_one("SELECT metadata_hash::text FROM piw.files WHERE filename = 'meta-1.0-py3-none-any.whl'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, hash);
+    let page = std::fs::read_to_string(root.join("simple/meta/index.html")).unwrap();
+    assert!(page.contains(&format!("data-core-metadata=\"sha256={hash}\"")), "{page}");
+    assert!(page.contains(&format!("data-dist-info-metadata=\"sha256={hash}\"")), "{page}");
+
+    client.batch_execute("CALL piw.remove_version('meta', '1.0')").await.unwrap();
+    drained(&client).await;
+    assert!(!root.join("simple/meta/meta-1.0-py3-none-any.whl").exists(), "the wheel is deleted");
+    assert!(!metadata_file.exists(), "its metadata goes with it");
+    assert!(root.join("simple/meta/meta-2.0-py3-none-any.whl.metadata").is_file(), "the other version's stays");
+
+    // A metadata file whose wheel has no row (an importer killed after publishing it).
+    std::fs::write(root.join("simple/meta/ghost-1.0-py3-none-any.whl.metadata"), b"Name: ghost\n").unwrap();
+    client.batch_execute("CALL piw.rebuild('index')").await.unwrap();
+    drained(&client).await;
+    assert!(!root.join("simple/meta/ghost-1.0-py3-none-any.whl.metadata").exists(), "reconciliation removes an orphan");
+    assert!(root.join("simple/meta/meta-2.0-py3-none-any.whl.metadata").is_file(), "and keeps what a row has");
+    listener.stop().await;
+}

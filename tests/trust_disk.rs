@@ -148,10 +148,12 @@ async fn the_importer_never_writes_through_a_link_or_into_a_fifo_at_its_temporar
         let package = filename.split('-').next().unwrap().to_lowercase();
         let dir = root.join("simple").join(&package);
         fs::create_dir_all(&dir).unwrap();
-        let temporary = dir.join(format!(".{filename}.piw-tmp"));
-        match trap {
-            "link" => symlink(&target, &temporary).unwrap(),
-            _ => mkfifo(&temporary),
+        // At the wheel's temporary name and at its metadata file's.
+        for temporary in [dir.join(format!(".{filename}.piw-tmp")), dir.join(format!(".{filename}.metadata.piw-tmp"))] {
+            match trap {
+                "link" => symlink(&target, &temporary).unwrap(),
+                _ => mkfifo(&temporary),
+            }
         }
         let wheel = sources.path().join(filename);
         fs::write(&wheel, Wheel::new(filename.split('-').next().unwrap_or_default(), "1.0").bytes()).unwrap();
@@ -159,7 +161,9 @@ async fn the_importer_never_writes_through_a_link_or_into_a_fifo_at_its_temporar
         let imported = piw::import::import_wheel(&mut importer, &output, &wheel).await.unwrap();
         let published = dir.join(filename);
         assert!(fs::symlink_metadata(&published).unwrap().file_type().is_file(), "{trap}: a file of its own");
-        assert_eq!(fs::read(&published).unwrap(), b"the wheel's bytes");
+        assert_eq!(fs::read(&published).unwrap(), fs::read(&wheel).unwrap());
+        let metadata = dir.join(format!("{filename}.metadata"));
+        assert!(fs::symlink_metadata(&metadata).unwrap().file_type().is_file(), "{trap}: the metadata file is a file of its own");
         placed.insert((imported.package, imported.filename));
     }
     assert_eq!(fs::read(&target).unwrap(), b"keep out");

@@ -4,7 +4,8 @@
 //! What no row describes goes: directories of packages that have no row (in `simple/` and
 //! `project/`), wheels in a package's directory that no row of `piw.files` has (killed importers,
 //! piwheels' removals), anything else in a package's directories but its pages, and temporary
-//! files left by killed writers. A wheel whose row is another package's is moved there. Rows whose
+//! files left by killed writers. A wheel's metadata file (PEP 658) stays and goes with its wheel.
+//! A wheel whose row is another package's is moved there. Rows whose
 //! wheel is missing are reported, not changed: pages stay a function of the rows.
 //!
 //! The tree is compared with one snapshot of the rows, a batch of packages at a time; every
@@ -302,8 +303,10 @@ fn look(output: &OutputDir, packages: &[(String, Vec<String>)]) -> Result<Vec<(S
                 (Kind::File, Some(layout::PAGE)) => {}
                 (Kind::File, Some(text)) => {
                     on_disk.insert(text.to_owned());
-                    if !filenames.iter().any(|f| f == text) {
-                        findings.unknown_wheels.push(text.to_owned());
+                    // A metadata file is its wheel's: known with it, deleted (or moved) with it.
+                    let wheel = layout::wheel_of_metadata(text).unwrap_or(text);
+                    if !filenames.iter().any(|f| f == wheel) && !findings.unknown_wheels.iter().any(|w| w == wheel) {
+                        findings.unknown_wheels.push(wheel.to_owned());
                     }
                 }
                 _ => findings.other_simple.push(name),

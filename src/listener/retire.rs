@@ -1,4 +1,5 @@
-//! Deleting what rows no longer publish: a wheel whose row went, a package's directories.
+//! Deleting what rows no longer publish: a wheel whose row went, a package's directories. A
+//! wheel's metadata file (`FILENAME.metadata`, PEP 658) goes, comes back and moves with it.
 //!
 //! A deletion runs in a transaction that holds the package's wheels lock (`piw.lock_wheels`)
 //! from the look at the rows to the commit, so an importer between writing a wheel and committing
@@ -14,7 +15,7 @@ use deadpool_postgres::ClientWrapper;
 use tokio_postgres::{types::ToSql, Client};
 
 use super::executor::{Effect, Executor, JobError};
-use crate::site::layout::{self, is_package_name, wheel_path};
+use crate::site::layout::{self, is_package_name, metadata_path, wheel_path};
 use crate::{
     error::Error,
     queue,
@@ -46,6 +47,7 @@ impl Executor {
     /// is restored).
     pub(super) async fn delete_wheel(&self, pooled: &ClientWrapper, package: &str, filename: &str) -> Result<Effect, JobError> {
         let path = wheel_path(package, filename)?;
+        let metadata = metadata_path(package, filename)?;
         let client: &Client = pooled;
         let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
         let check = pooled.prepare_cached(WHEEL_OWNER_SQL).await.map_err(Error::from)?;
@@ -65,15 +67,15 @@ impl Executor {
         };
         let mut effect = Effect::default();
         let retired = match found {
-            Ok(Some(owner)) if owner == package => Ok(None),
+            Ok(Some(owner)) if owner == package => Ok(Vec::new()),
             Ok(Some(owner)) => match self.move_wheel(&path, filename, &owner) {
                 Ok(moved) => {
                     effect = moved;
-                    Ok(None)
+                    Ok(Vec::new())
                 }
                 Err(e) => Err(e.into()),
             },
-            Ok(None) => self.output.retire(&path).map_err(JobError::from),
+            Ok(None) => self.retire_all(&[&path, &metadata]),
             Err(e) => Err(e),
         };
         let retired = match retired {
@@ -88,14 +90,15 @@ impl Executor {
         let (again, committed) = futures_util::future::join(owner_of(client, &check, filename), client.batch_execute("COMMIT")).await;
         match (committed, again) {
             (Ok(()), Ok(None)) => {
-                if let Some(gone) = retired {
+                // One removal: the wheel, its metadata file with it (or a metadata file left alone).
+                effect.removed += u64::from(!retired.is_empty());
+                for gone in retired {
                     gone.discard()?;
-                    effect.removed += 1;
                 }
                 Ok(effect)
             }
             (committed, again) => {
-                if let Some(back) = retired {
+                for back in retired {
                     back.restore()?;
                 }
                 match (committed, again) {
@@ -175,11 +178,35 @@ impl Executor {
         Ok(effect)
     }
 
+    /// Retire each of `paths` that exists, in order; should one fail, those retired are restored.
+    fn retire_all(&self, paths: &[&Path]) -> Result<Vec<Retired>, JobError> {
+        let mut retired = Vec::new();
+        for path in paths {
+            match self.output.retire(path) {
+                Ok(gone) => retired.extend(gone),
+                Err(e) => {
+                    for back in retired {
+                        back.restore()?;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(retired)
+    }
+
     /// The wheel at `path` (named `filename`) is `owner`'s now: move it to `owner`'s directory,
-    /// or, when a wheel is there already, delete this one.
+    /// or, when a wheel is there already, delete this one; its metadata file the same way.
     fn move_wheel(&self, path: &Path, filename: &str, owner: &str) -> Result<Effect, OutputError> {
         let target = wheel_path(owner, filename)?;
-        match self.output.move_file(path, &target)? {
+        let effect = self.move_file(path, &target, owner)?;
+        let metadata = path.with_file_name(format!("{filename}{}", layout::METADATA_SUFFIX));
+        self.move_file(&metadata, &metadata_path(owner, filename)?, owner)?;
+        Ok(effect)
+    }
+
+    fn move_file(&self, path: &Path, target: &Path, owner: &str) -> Result<Effect, OutputError> {
+        match self.output.move_file(path, target)? {
             Moved::Moved => {
                 tracing::info!("moved {} to {} (its row is {owner}'s now)", path.display(), target.display());
                 Ok(Effect { moved: 1, ..Effect::default() })

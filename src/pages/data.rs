@@ -130,6 +130,8 @@ pub struct SimpleFile {
     pub filehash: String,
     pub requires_python: Option<String>,
     pub yanked: bool,
+    /// sha256 (hex) of `FILENAME.metadata` (PEP 658), when the wheel's metadata is served.
+    pub metadata_hash: Option<String>,
 }
 
 /// One line of a simple page, borrowed from a [`SimplePage`] or a [`Project`]: the simple page
@@ -140,6 +142,7 @@ pub struct SimpleLink<'a> {
     pub filehash: &'a str,
     pub requires_python: Option<&'a str>,
     pub yanked: bool,
+    pub metadata_hash: Option<&'a str>,
 }
 
 impl SimplePage {
@@ -152,6 +155,7 @@ impl SimplePage {
                 filehash: &file.filehash,
                 requires_python: file.requires_python.as_deref(),
                 yanked: file.yanked,
+                metadata_hash: file.metadata_hash.as_deref(),
             })
             .collect()
     }
@@ -171,6 +175,7 @@ impl Project {
                     filehash: &file.filehash,
                     requires_python: file.requires_python.as_deref(),
                     yanked: release.yanked,
+                    metadata_hash: file.metadata_hash.as_deref(),
                 })
             })
             .collect();
@@ -185,7 +190,7 @@ impl Project {
 macro_rules! simple_sql {
     ($filter:literal) => {
         concat!(
-            "SELECT p.package, f.filename, f.filehash::text, f.requires_python, v.yanked
+            "SELECT p.package, f.filename, f.filehash::text, f.requires_python, v.yanked, f.metadata_hash::text
                FROM piw.packages p
                LEFT JOIN (piw.versions v
                           JOIN piw.builds b ON b.package = v.package AND b.version = v.version AND b.status
@@ -218,7 +223,13 @@ impl SimpleGrouper {
             _ => self.current.replace(SimplePage { package: package.to_owned(), files: Vec::new() }).map(finish_simple),
         };
         if let (Some(page), Some(filename)) = (&mut self.current, row.try_get::<_, Option<String>>(1)?) {
-            page.files.push(SimpleFile { filename, filehash: row.try_get(2)?, requires_python: row.try_get(3)?, yanked: row.try_get(4)? });
+            page.files.push(SimpleFile {
+                filename,
+                filehash: row.try_get(2)?,
+                requires_python: row.try_get(3)?,
+                yanked: row.try_get(4)?,
+                metadata_hash: row.try_get(5)?,
+            });
         }
         Ok(finished)
     }
@@ -359,6 +370,8 @@ pub struct File {
     pub requires_python: Option<String>,
     /// Sorted.
     pub apt_dependencies: Vec<String>,
+    /// sha256 (hex) of `FILENAME.metadata` (PEP 658), when the wheel's metadata is served.
+    pub metadata_hash: Option<String>,
 }
 
 /// Column positions of [`project_sql`].
@@ -382,6 +395,7 @@ mod col {
     pub const PLATFORM_TAG: usize = 16;
     pub const REQUIRES_PYTHON: usize = 17;
     pub const DEPENDENCY: usize = 18;
+    pub const METADATA_HASH: usize = 19;
 }
 
 /// One row per package, version, build, published file and apt dependency down one chain of left
@@ -404,7 +418,7 @@ macro_rules! project_sql {
                     SELECT v.version, v.skip, v.released, v.yanked,
                            b.build_id, b.abi_tag, b.status, date_part('epoch', b.duration), b.built_at,
                            f.filename, f.filesize, f.filehash::text, f.abi_tag, f.platform_tag, f.requires_python,
-                           d.dependency
+                           d.dependency, f.metadata_hash::text
                       FROM piw.versions v
                       LEFT JOIN piw.builds b ON b.package = v.package AND b.version = v.version
                       LEFT JOIN piw.files f ON f.build_id = b.build_id AND b.status AND v.skip = '' AND p.skip = ''
@@ -521,6 +535,7 @@ impl ProjectRows {
                     platform_tag: row.try_get(col::PLATFORM_TAG)?,
                     requires_python: row.try_get(col::REQUIRES_PYTHON)?,
                     apt_dependencies: Vec::new(),
+                    metadata_hash: row.try_get(col::METADATA_HASH)?,
                 },
             ));
         }

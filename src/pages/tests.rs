@@ -5,7 +5,13 @@ use super::{data::*, filters::*, html, json};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn file(filename: &str, requires_python: Option<&str>, yanked: bool) -> SimpleFile {
-    SimpleFile { filename: filename.to_owned(), filehash: "ab".repeat(32), requires_python: requires_python.map(str::to_owned), yanked }
+    SimpleFile {
+        filename: filename.to_owned(),
+        filehash: "ab".repeat(32),
+        requires_python: requires_python.map(str::to_owned),
+        yanked,
+        metadata_hash: None,
+    }
 }
 
 fn simple(page: &SimplePage) -> crate::error::Result<Vec<u8>> {
@@ -50,6 +56,7 @@ fn hostile_project() -> Project {
                     platform_tag: "linux_armv7l".into(),
                     requires_python: Some(">=3.7".into()),
                     apt_dependencies: vec!["libfoo1".into(), "<libbar>".into()],
+                    metadata_hash: Some("ef".repeat(32)),
                 }],
             },
             Release {
@@ -85,6 +92,19 @@ fn simple_page_is_pep_503_with_hashes_requires_python_and_yanked() -> TestResult
         "{html}"
     );
     assert_eq!(html.matches("<a ").count(), 2);
+    Ok(())
+}
+
+#[test]
+fn simple_page_links_the_core_metadata_of_files_that_have_it() -> TestResult {
+    let mut with = file("foo-1.0-py3-none-any.whl", None, false);
+    with.metadata_hash = Some("ef".repeat(32));
+    let page = SimplePage { package: "foo".into(), files: vec![with, file("foo-2.0-py3-none-any.whl", None, false)] };
+    let html = text(simple(&page)?);
+    let hash = "ef".repeat(32);
+    let attributes = format!(" data-dist-info-metadata=\"sha256={hash}\" data-core-metadata=\"sha256={hash}\">");
+    assert!(html.contains(&format!("{attributes}foo-1.0-py3-none-any.whl</a>")), "{html}");
+    assert_eq!(html.matches("data-core-metadata").count(), 1, "only the file with metadata says so: {html}");
     Ok(())
 }
 
@@ -261,6 +281,7 @@ mod properties {
             proptest::collection::vec(any_text(), 0..3),
         )
             .prop_map(|(filename, filesize, filehash, abi_tag, platform_tag, requires_python, apt_dependencies)| File {
+                metadata_hash: None,
                 filename,
                 filesize,
                 filehash,
@@ -332,8 +353,8 @@ mod properties {
 
         #[test]
         fn simple_pages_link_every_file_once_with_a_decodable_href(page in (any_text(), proptest::collection::vec(
-                (any_text(), any_text(), proptest::option::of(any_text()), any::<bool>())
-                    .prop_map(|(filename, filehash, requires_python, yanked)| SimpleFile { filename, filehash, requires_python, yanked }), 0..4))
+                (any_text(), any_text(), proptest::option::of(any_text()), any::<bool>(), proptest::option::of(any_text()))
+                    .prop_map(|(filename, filehash, requires_python, yanked, metadata_hash)| SimpleFile { filename, filehash, requires_python, yanked, metadata_hash }), 0..4))
                 .prop_map(|(package, files)| SimplePage { package, files })) {
             let html = String::from_utf8(simple(&page).map_err(fail)?).map_err(fail)?;
             markup_is_the_templates_own(&html)?;

@@ -62,6 +62,21 @@ pub fn wheel_path(package: &str, filename: &str) -> Result<PathBuf, OutputError>
     }
 }
 
+/// What PEP 658 appends to a wheel's file name for the file holding its core metadata.
+pub const METADATA_SUFFIX: &str = ".metadata";
+
+/// `simple/PACKAGE/FILENAME.metadata`: the wheel's METADATA, served beside it (PEP 658). It
+/// lives and goes with its wheel.
+pub fn metadata_path(package: &str, filename: &str) -> Result<PathBuf, OutputError> {
+    wheel_path(package, &format!("{filename}{METADATA_SUFFIX}"))
+}
+
+/// The wheel whose metadata file `name` is (`foo-1.0-py3-none-any.whl.metadata` →
+/// `foo-1.0-py3-none-any.whl`); `None` for any other name.
+pub fn wheel_of_metadata(name: &str) -> Option<&str> {
+    name.strip_suffix(METADATA_SUFFIX).filter(|wheel| wheel.ends_with(".whl"))
+}
+
 /// The shape `piw.packages` enforces (`^[a-z0-9]+(-[a-z0-9]+)*$`, at most 200 characters): a
 /// single, harmless path component.
 pub fn is_package_name(name: &str) -> bool {

@@ -5,7 +5,7 @@
 //!   line masked: it is the one line that varies between renders of the same rows);
 //! - no page or directory exists for a package that does not exist;
 //! - every wheel the test put in place whose file row still exists is present;
-//! - no wheel remains whose file row is gone;
+//! - no wheel (or wheel's metadata file) remains whose file row is gone;
 //! - no temporary file (`.NAME.piw-tmp`) or retired one (`.NAME.piw-del`) remains, and nothing
 //!   else is there.
 #![allow(dead_code)]
@@ -82,7 +82,9 @@ pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, 
                 found.push(format!("{text} differs from a fresh render: {}", first_difference(&actual, &bytes)));
             }
         } else if parts.len() == 3 && parts[0] == "simple" && name != "index.html" {
-            if !wheels.contains(&(parts[1].to_owned(), name.to_owned())) {
+            // A wheel's metadata file (PEP 658) lives as long as its wheel's row.
+            let wheel = piw::site::layout::wheel_of_metadata(name).unwrap_or(name);
+            if !wheels.contains(&(parts[1].to_owned(), wheel.to_owned())) {
                 found.push(format!("wheel {text} remains, but its file row is gone"));
             }
         } else {
