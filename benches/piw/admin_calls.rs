@@ -188,7 +188,6 @@ pub async fn measure(site: &Site, scale: &Scale, report: &mut Report, out: &mut 
     for _ in 0..max_callers {
         clients.push(piw::db::connect_with(&site.config).await?);
     }
-    let mut ratio_at_16 = None;
     for &callers in &scale.callers {
         // Admin calls, the listener catching up, INSERTs (and at 16 callers the admin calls with
         // the listener frozen: what the procedure costs beside an INSERT when no listener shares
@@ -208,7 +207,6 @@ pub async fn measure(site: &Site, scale: &Scale, report: &mut Report, out: &mut 
         let (admin, insert) = (CallRun::combined(admins, total), CallRun::combined(inserts, total));
         let ratio = admin.per_second / insert.per_second;
         if callers == 16 {
-            ratio_at_16 = Some(ratio);
             let paused = CallRun::combined(frozen, total);
             let paused_ratio = paused.per_second / insert.per_second;
             progress(&format!("{callers} callers, listener frozen: {:.0} calls/s, ratio {paused_ratio:.2}", paused.per_second));
@@ -258,6 +256,5 @@ pub async fn measure(site: &Site, scale: &Scale, report: &mut Report, out: &mut 
     }
     drop(clients);
     out.insert("admin_calls".into(), json!({"window_seconds": scale.window.as_secs_f64(), "runs": calls_json}));
-    let _ = ratio_at_16;
     Ok(())
 }
