@@ -323,7 +323,7 @@ pub struct Project {
     /// Why the package is skipped; `""` when it is not.
     pub skip: String,
     pub description: String,
-    /// Newest first: by `released` (unknown last), then by version text, descending.
+    /// Newest first: by PEP 440 version (see `newest_first`).
     pub releases: Vec<Release>,
 }
 
@@ -583,10 +583,27 @@ impl ProjectRows {
                 release.files.push(file);
             }
         }
-        // Pages show the newest release first; unknown release dates last (None < Some).
-        releases.sort_unstable_by(|a, b| b.released.cmp(&a.released).then_with(|| b.version.cmp(&a.version)));
-        Project { package, skip, description, releases }
+        Project { package, skip, description, releases: newest_first(releases) }
     }
+}
+
+/// Releases newest first by PEP 440 (1.17.0 above 1.9.0, whenever each was imported); versions
+/// that are not PEP 440 after them, by text. Equal versions spelt apart (`1.0`, `1.0.0`) by text:
+/// the same rows always give the same order.
+pub(super) fn newest_first(releases: Vec<Release>) -> Vec<Release> {
+    use std::cmp::Ordering;
+    let mut keyed: Vec<(Option<pep440_rs::Version>, Release)> =
+        releases.into_iter().map(|release| (release.version.parse::<pep440_rs::Version>().ok(), release)).collect();
+    keyed.sort_unstable_by(|(va, a), (vb, b)| {
+        let by_version = match (va, vb) {
+            (Some(va), Some(vb)) => vb.cmp(va),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        by_version.then_with(|| b.version.cmp(&a.version))
+    });
+    keyed.into_iter().map(|(_, release)| release).collect()
 }
 
 /// A `timestamptz` as the server sends it in binary: microseconds since 2000-01-01 00:00:00 UTC,

@@ -157,7 +157,11 @@ fn project_page_escapes_everything_users_supply() -> TestResult {
     assert!(!html.contains("0.9<i>") && html.contains("0.9&lt;i&gt;"), "{html}");
     assert!(!html.contains("<setup.py>") && !html.contains("<libbar>"), "{html}");
     assert!(html.contains("&gt;=3.7"), "{html}");
-    assert!(html.contains("pip install foo"), "{html}");
+    assert!(!html.contains("pip install"), "a skipped package offers no install line: {html}");
+    let mut unskipped = hostile_project();
+    unskipped.skip.clear();
+    let html_unskipped = text(html::project(&unskipped)?);
+    assert!(html_unskipped.contains("pip install foo"), "{html_unskipped}");
     assert!(html.contains("yanked"), "{html}");
     assert!(html.contains("failed"), "{html}");
     assert!(html.contains("2 min 5 s"), "{html}");
@@ -323,7 +327,7 @@ mod properties {
     /// The markup the templates write themselves; any other `<` came from a value.
     const TAGS: &[&str] = &[
         "!DOCTYPE", "html", "head", "meta", "title", "style", "body", "header", "main", "a", "h1", "h2", "h3", "p", "pre", "code",
-        "section", "span", "table", "caption", "tr", "th", "td", "time", "br",
+        "section", "span", "table", "caption", "tr", "th", "td", "time", "br", "div",
     ];
 
     fn markup_is_the_templates_own(html: &str) -> std::result::Result<(), TestCaseError> {
@@ -412,4 +416,20 @@ mod properties {
         }
         String::from_utf8(out).ok()
     }
+}
+
+#[test]
+fn releases_are_ordered_by_pep_440_newest_first() {
+    let release = |version: &str| Release {
+        version: version.into(),
+        released: Some("2024-01-01T00:00:00Z".into()),
+        skip: String::new(),
+        yanked: false,
+        builds: vec![],
+        files: vec![],
+    };
+    // Imported in this order: 1.9.0 after 1.17.0 used to go on top.
+    let imported = ["1.17.0", "not-a-version", "1.9.0", "2.0rc1", "1.10", "2.0", "1.0.0", "1.0"].map(release).to_vec();
+    let ordered: Vec<String> = super::data::newest_first(imported).into_iter().map(|r| r.version).collect();
+    assert_eq!(ordered, ["2.0", "2.0rc1", "1.17.0", "1.10", "1.9.0", "1.0.0", "1.0", "not-a-version"]);
 }
