@@ -238,8 +238,8 @@ async fn all_pages_in_one_pass_write_every_simple_and_project_page() {
 
     let (mut expected, project) = streamed_pages(&client).await;
     expected.extend(project);
-    assert_eq!(expected.len(), 6, "two packages: a simple page and two project pages each");
-    assert_eq!(effect.written, 6);
+    assert_eq!(expected.len(), 8, "two packages: two simple pages (HTML, PEP 691 JSON) and two project pages each");
+    assert_eq!(effect.written, 8);
     for output in &expected {
         let Output::Write { path, bytes } = output else { panic!("{output:?}") };
         assert_eq!(&fs::read(out.path().join(path)).unwrap(), bytes, "{}", path.display());
@@ -247,9 +247,9 @@ async fn all_pages_in_one_pass_write_every_simple_and_project_page() {
 }
 
 /// A package's `simple` and `project` jobs, claimed together, run as one query of its project
-/// rows: the same three pages the two jobs write apart; and all three go when the package does.
+/// rows: the same four pages the two jobs write apart; and all four go when the package does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_packages_simple_and_project_jobs_in_one_write_its_three_pages() {
+async fn a_packages_simple_and_project_jobs_in_one_write_its_four_pages() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     small_repository(&client).await;
@@ -260,10 +260,10 @@ async fn a_packages_simple_and_project_jobs_in_one_write_its_three_pages() {
     let pooled = pool.get().await.unwrap();
     for package in ["foo", "bar"] {
         let pages = executor.package_pages(&pooled, package).await.unwrap();
-        assert_eq!((pages.simple.unwrap().written, pages.project.unwrap().written), (1, 2), "{package}");
+        assert_eq!((pages.simple.unwrap().written, pages.project.unwrap().written), (2, 2), "{package}");
         let mut apart = piw::pages::simple(&client, package).await.unwrap();
         apart.extend(piw::pages::project(&client, package).await.unwrap());
-        assert_eq!(apart.len(), 3);
+        assert_eq!(apart.len(), 4);
         for output in &apart {
             let Output::Write { path, bytes } = output else { panic!("{output:?}") };
             assert_eq!(&fs::read(out.path().join(path)).unwrap(), bytes, "{}", path.display());
@@ -271,8 +271,8 @@ async fn a_packages_simple_and_project_jobs_in_one_write_its_three_pages() {
     }
     client.batch_execute("SET session_replication_role = replica; DELETE FROM piw.packages WHERE package = 'bar'").await.unwrap();
     let pages = executor.package_pages(&pooled, "bar").await.unwrap();
-    assert_eq!((pages.simple.unwrap().removed, pages.project.unwrap().removed), (1, 2));
-    for page in ["simple/bar/index.html", "project/bar/index.html", "project/bar/json/index.json"] {
+    assert_eq!((pages.simple.unwrap().removed, pages.project.unwrap().removed), (2, 2));
+    for page in ["simple/bar/index.html", "simple/bar/index.json", "project/bar/index.html", "project/bar/json/index.json"] {
         assert!(!out.path().join(page).exists(), "{page}");
     }
     assert!(out.path().join("simple/foo/index.html").exists());

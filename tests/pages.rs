@@ -48,7 +48,7 @@ async fn simple_page_links_every_file_with_its_hash() {
     let html = simple_page(&client, "foo").await;
 
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
-    assert!(html.contains(r#"<meta name="pypi:repository-version" content="1.0">"#), "{html}");
+    assert!(html.contains(r#"<meta name="pypi:repository-version" content="1.1">"#), "{html}");
     for filename in ["foo-1.0-py3-none-any.whl", "foo-2.0-py3-none-any.whl", "foo-2.0-cp311-cp311-linux_armv7l.whl"] {
         let hash = hash_of(&client, filename).await;
         let anchor = format!(r#"<a href="{filename}#sha256={hash}">{filename}</a>"#);
@@ -126,7 +126,10 @@ async fn removed_package_removes_its_pages() {
     let (_db, client) = repository().await;
     client.execute("DELETE FROM piw.packages WHERE package = 'bar'", &[]).await.unwrap();
 
-    assert_eq!(pages::simple(&client, "bar").await.unwrap(), [Output::Remove { path: PathBuf::from("simple/bar/index.html") }]);
+    assert_eq!(
+        pages::simple(&client, "bar").await.unwrap(),
+        [Output::Remove { path: PathBuf::from("simple/bar/index.html") }, Output::Remove { path: PathBuf::from("simple/bar/index.json") }]
+    );
     assert_eq!(
         pages::project(&client, "bar").await.unwrap(),
         [
@@ -151,7 +154,7 @@ async fn simple_root_lists_packages_in_order() {
 
     let root = written_text(&pages::simple_root(&client).await.unwrap(), "simple/index.html");
 
-    assert!(root.contains(r#"<meta name="pypi:repository-version" content="1.0">"#), "{root}");
+    assert!(root.contains(r#"<meta name="pypi:repository-version" content="1.1">"#), "{root}");
     let order: Vec<usize> = ["bar", "foo", "foo-bar"]
         .iter()
         .map(|p| root.find(&format!(r#"<a href="{p}/">{p}</a>"#)).unwrap_or_else(|| panic!("{p} in {root}")))
@@ -286,7 +289,7 @@ async fn streamed_rebuilds_match_per_package_pages_byte_for_byte() {
         single_simple.extend(pages::simple(&client, package).await.unwrap());
         single_project.extend(pages::project(&client, package).await.unwrap());
     }
-    assert_eq!(streamed_simple.len(), packages.len());
+    assert_eq!(streamed_simple.len(), 2 * packages.len(), "HTML and PEP 691 JSON");
     assert_eq!(streamed_project.len(), 2 * packages.len());
     assert!(streamed_simple.iter().chain(&streamed_project).all(|o| matches!(o, Output::Write { .. })));
     assert_eq!(streamed_simple, single_simple);
@@ -427,4 +430,35 @@ async fn timestamps_are_formatted_as_the_servers_to_char_formats_them() {
         let (raw, expected): (pages::Timestamp, Option<String>) = (row.get(0), row.get(1));
         assert_eq!(raw.utc_text(), expected, "microseconds {}", raw.0);
     }
+}
+
+/// PEP 691: the root and every package's page as JSON beside the HTML, listing the same.
+#[tokio::test]
+async fn simple_json_lists_what_the_html_lists() {
+    let (_db, client) = repository().await;
+
+    let root_outputs = pages::simple_root(&client).await.unwrap();
+    let root: serde_json::Value = serde_json::from_slice(written(&root_outputs, "simple/index.json")).unwrap();
+    assert_eq!(root["meta"]["api-version"], "1.1");
+    let names: Vec<&str> = root["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let html = written_text(&root_outputs, "simple/index.html");
+    assert_eq!(names.len(), html.matches("<a href=").count(), "{html}");
+    for name in &names {
+        assert!(html.contains(&format!(r#"<a href="{name}/">"#)), "{name} in {html}");
+    }
+
+    let outputs = pages::simple(&client, "foo").await.unwrap();
+    let page: serde_json::Value = serde_json::from_slice(written(&outputs, "simple/foo/index.json")).unwrap();
+    let html = written_text(&outputs, "simple/foo/index.html");
+    let files = page["files"].as_array().unwrap();
+    assert_eq!(files.len(), html.matches("<a href=").count());
+    for file in files {
+        let filename = file["filename"].as_str().unwrap();
+        let hash = hash_of(&client, filename).await;
+        assert_eq!(file["hashes"]["sha256"], hash);
+        assert!(html.contains(&format!("#sha256={hash}")), "{html}");
+        assert!(file["size"].as_i64().unwrap() > 0);
+        assert!(file["upload-time"].as_str().unwrap().ends_with('Z'));
+    }
+    assert_eq!(page["versions"], serde_json::json!(["1.0", "2.0"]));
 }

@@ -281,7 +281,7 @@ fn render_and_write_one(
     failure: &mut Option<JobError>,
 ) {
     let rendered = match streamed {
-        Streamed::Simple(page) => pages::render_simple(page).map(|output| output.into_iter().collect()),
+        Streamed::Simple(page) => pages::render_simple(page),
         Streamed::Project { project, with_simple: false } => pages::render_project(project),
         Streamed::Project { project, with_simple: true } => pages::render_project(project).and_then(|mut outputs| {
             outputs.extend(pages::render_simple_of_project(project)?);

@@ -278,7 +278,7 @@ fn package_dirs(output: &OutputDir, top: &str) -> Result<HashMap<OsString, Kind>
     let mut dirs = HashMap::new();
     for (name, kind) in output.list(Path::new(top))?.unwrap_or_default() {
         // The pages at the top of simple/ and temporary files are not packages' directories.
-        if kind == Kind::File && (name == layout::PAGE || is_temporary_name(&name)) {
+        if kind == Kind::File && (name == layout::PAGE || name == layout::JSON_PAGE || is_temporary_name(&name)) {
             continue;
         }
         if kind == Kind::Dir || kind == Kind::Symlink {
@@ -300,7 +300,7 @@ fn look(output: &OutputDir, packages: &[(String, Vec<String>)]) -> Result<Vec<(S
         let mut on_disk = HashSet::new();
         for (name, kind) in output.list(&simple)?.unwrap_or_default() {
             match (kind, name.to_str()) {
-                (Kind::File, Some(layout::PAGE)) => {}
+                (Kind::File, Some(layout::PAGE | layout::JSON_PAGE)) => {}
                 (Kind::File, Some(text)) => {
                     on_disk.insert(text.to_owned());
                     // A metadata file is its wheel's: known with it, deleted (or moved) with it.

@@ -132,6 +132,13 @@ pub struct SimpleFile {
     pub yanked: bool,
     /// sha256 (hex) of `FILENAME.metadata` (PEP 658), when the wheel's metadata is served.
     pub metadata_hash: Option<String>,
+    /// The version the file is of (PEP 700's `versions` lists them).
+    pub version: String,
+    /// Bytes (PEP 700 `size`).
+    pub filesize: i64,
+    /// When its build was recorded (the import, for an imported wheel), `YYYY-MM-DDTHH:MM:SSZ`
+    /// (PEP 700 `upload-time`); empty when unknown.
+    pub uploaded: String,
 }
 
 /// One line of a simple page, borrowed from a [`SimplePage`] or a [`Project`]: the simple page
@@ -143,6 +150,9 @@ pub struct SimpleLink<'a> {
     pub requires_python: Option<&'a str>,
     pub yanked: bool,
     pub metadata_hash: Option<&'a str>,
+    pub version: &'a str,
+    pub filesize: i64,
+    pub uploaded: &'a str,
 }
 
 impl SimplePage {
@@ -156,6 +166,9 @@ impl SimplePage {
                 requires_python: file.requires_python.as_deref(),
                 yanked: file.yanked,
                 metadata_hash: file.metadata_hash.as_deref(),
+                version: &file.version,
+                filesize: file.filesize,
+                uploaded: &file.uploaded,
             })
             .collect()
     }
@@ -176,6 +189,9 @@ impl Project {
                     requires_python: file.requires_python.as_deref(),
                     yanked: release.yanked,
                     metadata_hash: file.metadata_hash.as_deref(),
+                    version: &release.version,
+                    filesize: file.filesize,
+                    uploaded: &file.uploaded,
                 })
             })
             .collect();
@@ -190,7 +206,8 @@ impl Project {
 macro_rules! simple_sql {
     ($filter:literal) => {
         concat!(
-            "SELECT p.package, f.filename, f.filehash::text, f.requires_python, v.yanked, f.metadata_hash::text
+            "SELECT p.package, f.filename, f.filehash::text, f.requires_python, v.yanked, f.metadata_hash::text,
+                    v.version, f.filesize, b.built_at
                FROM piw.packages p
                LEFT JOIN (piw.versions v
                           JOIN piw.builds b ON b.package = v.package AND b.version = v.version AND b.status
@@ -229,6 +246,9 @@ impl SimpleGrouper {
                 requires_python: row.try_get(3)?,
                 yanked: row.try_get(4)?,
                 metadata_hash: row.try_get(5)?,
+                version: row.try_get(6)?,
+                filesize: row.try_get(7)?,
+                uploaded: row.try_get::<_, Timestamp>(8)?.utc_text().unwrap_or_default(),
             });
         }
         Ok(finished)
@@ -372,6 +392,8 @@ pub struct File {
     pub apt_dependencies: Vec<String>,
     /// sha256 (hex) of `FILENAME.metadata` (PEP 658), when the wheel's metadata is served.
     pub metadata_hash: Option<String>,
+    /// When its build was recorded, `YYYY-MM-DDTHH:MM:SSZ`; empty when unknown.
+    pub uploaded: String,
 }
 
 /// Column positions of [`project_sql`].
@@ -536,6 +558,7 @@ impl ProjectRows {
                     requires_python: row.try_get(col::REQUIRES_PYTHON)?,
                     apt_dependencies: Vec::new(),
                     metadata_hash: row.try_get(col::METADATA_HASH)?,
+                    uploaded: row.try_get::<_, Timestamp>(col::BUILT_AT)?.utc_text().unwrap_or_default(),
                 },
             ));
         }

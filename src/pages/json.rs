@@ -135,3 +135,120 @@ impl Serialize for BuildsJson<'_> {
         }))
     }
 }
+
+/// The PEP 691 API version the simple pages speak (1.1: PEP 700's `versions`, `size` and
+/// `upload-time`); the HTML pages say the same in their `pypi:repository-version` meta.
+pub const SIMPLE_API_VERSION: &str = "1.1";
+
+#[derive(Serialize)]
+struct Meta {
+    #[serde(rename = "api-version")]
+    api_version: &'static str,
+}
+
+const META: Meta = Meta { api_version: SIMPLE_API_VERSION };
+
+/// `simple/index.json` written as the package names arrive (no list of them is kept):
+/// `{"meta": {"api-version": "1.1"}, "projects": [{"name": "foo"}, ...]}`, then a newline.
+pub struct SimpleRootJson {
+    bytes: Vec<u8>,
+    empty: bool,
+}
+
+impl SimpleRootJson {
+    pub fn new() -> Result<Self> {
+        let mut bytes = b"{\"meta\":".to_vec();
+        serde_json::to_writer(&mut bytes, &META).map_err(|e| render_error("simple/index.json", &e))?;
+        bytes.extend_from_slice(b",\"projects\":[");
+        Ok(SimpleRootJson { bytes, empty: true })
+    }
+
+    pub fn push(&mut self, package: &str) -> Result<()> {
+        #[derive(Serialize)]
+        struct Project<'a> {
+            name: &'a str,
+        }
+        if !std::mem::replace(&mut self.empty, false) {
+            self.bytes.push(b',');
+        }
+        serde_json::to_writer(&mut self.bytes, &Project { name: package }).map_err(|e| render_error("simple/index.json", &e))
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.bytes.extend_from_slice(b"]}\n");
+        self.bytes
+    }
+}
+
+/// `simple/PACKAGE/index.json` (PEP 691 with PEP 700), from the same links as the HTML page
+/// beside it, then a newline:
+///
+/// ```json
+/// {"meta": {"api-version": "1.1"}, "name": "foo", "versions": ["1.0", "2.0"],
+///  "files": [{"filename": "foo-1.0-py3-none-any.whl", "url": "foo-1.0-py3-none-any.whl",
+///             "hashes": {"sha256": "..."}, "requires-python": ">=3.8",
+///             "core-metadata": {"sha256": "..."} or false, "dist-info-metadata": the same,
+///             "yanked": false or true, "size": 1234, "upload-time": "2024-01-02T03:04:05Z"}]}
+/// ```
+///
+/// `requires-python` and `upload-time` are left out when unknown; `versions` holds each version
+/// of a listed file once, in byte order.
+pub fn simple(package: &str, links: &[super::data::SimpleLink<'_>]) -> Result<Vec<u8>> {
+    let mut versions: Vec<&str> = links.iter().map(|link| link.version).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    let files: Vec<SimpleFileJson<'_>> = links.iter().map(SimpleFileJson).collect();
+    let document = SimpleJson { meta: META, name: package, versions, files };
+    let mut out = Vec::with_capacity(128 + links.len() * 400);
+    serde_json::to_writer(&mut out, &document).map_err(|e| render_error("a simple page's json", &e))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct SimpleJson<'a> {
+    meta: Meta,
+    name: &'a str,
+    versions: Vec<&'a str>,
+    files: Vec<SimpleFileJson<'a>>,
+}
+
+struct SimpleFileJson<'a>(&'a super::data::SimpleLink<'a>);
+
+impl Serialize for SimpleFileJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Sha256<'a> {
+            sha256: &'a str,
+        }
+        let link = self.0;
+        let requires_python = link.requires_python.filter(|r| !r.is_empty());
+        let uploaded = Some(link.uploaded).filter(|u| !u.is_empty());
+        let mut fields = serializer.serialize_struct("File", 10)?;
+        fields.serialize_field("filename", link.filename)?;
+        // Relative to the page, as in the HTML: the href's percent-encoding.
+        fields.serialize_field("url", &super::filters::Href(link.filename).to_string())?;
+        fields.serialize_field("hashes", &Sha256 { sha256: link.filehash })?;
+        match requires_python {
+            Some(requires) => fields.serialize_field("requires-python", requires)?,
+            None => fields.skip_field("requires-python")?,
+        }
+        match link.metadata_hash {
+            Some(hash) => {
+                fields.serialize_field("core-metadata", &Sha256 { sha256: hash })?;
+                fields.serialize_field("dist-info-metadata", &Sha256 { sha256: hash })?;
+            }
+            None => {
+                fields.serialize_field("core-metadata", &false)?;
+                fields.serialize_field("dist-info-metadata", &false)?;
+            }
+        }
+        fields.serialize_field("yanked", &link.yanked)?;
+        fields.serialize_field("size", &link.filesize)?;
+        match uploaded {
+            Some(uploaded) => fields.serialize_field("upload-time", uploaded)?,
+            None => fields.skip_field("upload-time")?,
+        }
+        fields.end()
+    }
+}

@@ -17,7 +17,9 @@
 //! | `index.html` | counts of packages and versions not skipped, files, downloads (all time, 30 days); time built |
 //! | `packages.json` | `[["package", downloads_30_days, downloads_all], ...]` for packages not skipped, sorted |
 //! | `simple/index.html` | PEP 503 root: `<a href="PACKAGE/">PACKAGE</a>` per package not skipped, sorted |
+//! | `simple/index.json` | the same as PEP 691 JSON (`meta.api-version` 1.1, `projects`) |
 //! | `simple/PACKAGE/index.html` | PEP 503: `<a href="FILENAME#sha256=HASH"[ data-requires-python="..."][ data-yanked=""]>FILENAME</a>` per published file, by filename |
+//! | `simple/PACKAGE/index.json` | the same files as PEP 691 JSON with PEP 700's fields (shape in `json.rs`) |
 //! | `project/PACKAGE/index.html` | description, skip notice, `pip install`, releases newest first (by release date, then version) with their builds and published files |
 //! | `project/PACKAGE/json/index.json` | the same data as JSON (shape documented in `json.rs`) |
 //!
@@ -42,7 +44,7 @@ use tokio_postgres::{GenericClient, Statement};
 
 use crate::{error::Result, site::layout};
 
-pub use data::{Build, File, Home, Project, Release, SearchEntry, SimpleFile, SimplePage, Timestamp};
+pub use data::{Build, File, Home, Project, Release, SearchEntry, SimpleFile, SimpleLink, SimplePage, Timestamp};
 
 /// The line of `index.html` that holds the time it was built starts with this (after any
 /// indentation); no other line of any page varies between renders of the same rows.
@@ -90,14 +92,22 @@ pub async fn search(client: &impl GenericClient) -> Result<Vec<Output>> {
     Ok(vec![Output::Write { path: PathBuf::from(layout::SEARCH_INDEX), bytes: json.finish() }])
 }
 
-/// `simple/index.html`.
+/// `simple/index.html` and its PEP 691 twin `simple/index.json`.
 pub async fn simple_root(client: &impl GenericClient) -> Result<Vec<Output>> {
-    let mut root = html::SimpleRoot::new()?;
-    data::simple_root(client, |package| root.push(package)).await?;
-    Ok(vec![Output::Write { path: layout::simple_root(), bytes: root.finish()? }])
+    let (mut root, mut root_json) = (html::SimpleRoot::new()?, json::SimpleRootJson::new()?);
+    data::simple_root(client, |package| {
+        root.push(package)?;
+        root_json.push(package)
+    })
+    .await?;
+    Ok(vec![
+        Output::Write { path: layout::simple_root(), bytes: root.finish()? },
+        Output::Write { path: layout::simple_root_json(), bytes: root_json.finish() },
+    ])
 }
 
-/// `simple/PACKAGE/index.html` (Remove when the package no longer exists).
+/// `simple/PACKAGE/index.html` and `simple/PACKAGE/index.json` (Remove both when the package no
+/// longer exists).
 ///
 /// A `package` that is not a PEP 503 normalized name cannot exist and could not name a path
 /// inside the output directory: it yields no output at all.
@@ -107,8 +117,8 @@ pub async fn simple(client: &impl GenericClient, package: &str) -> Result<Vec<Ou
         return Ok(Vec::new());
     }
     match data::simple(client, package).await? {
-        Some(page) => Ok(vec![simple_output(&page)?]),
-        None => Ok(vec![Output::Remove { path: layout::simple_page(package) }]),
+        Some(page) => simple_outputs(&page.package, &page.links()),
+        None => Ok(simple_removed(package)),
     }
 }
 
@@ -140,8 +150,8 @@ pub async fn simple_prepared(client: &impl GenericClient, statement: &Statement,
         return Ok(Vec::new());
     }
     match data::simple_prepared(client, statement, package).await? {
-        Some(page) => Ok(vec![simple_output(&page)?]),
-        None => Ok(vec![Output::Remove { path: layout::simple_page(package) }]),
+        Some(page) => simple_outputs(&page.package, &page.links()),
+        None => Ok(simple_removed(package)),
     }
 }
 
@@ -163,8 +173,8 @@ pub async fn package_pages_prepared(client: &impl GenericClient, statement: &Sta
         return Ok([Vec::new(), Vec::new()]);
     }
     match data::project_prepared(client, statement, package).await? {
-        Some(project) => Ok([vec![simple_output_of_project(&project)?], Vec::from(project_outputs(&project)?)]),
-        None => Ok([vec![Output::Remove { path: layout::simple_page(package) }], project_outputs_of(package, None)?]),
+        Some(project) => Ok([simple_outputs(&project.package, &project.simple_links())?, Vec::from(project_outputs(&project)?)]),
+        None => Ok([simple_removed(package), project_outputs_of(package, None)?]),
     }
 }
 
@@ -185,7 +195,7 @@ fn project_outputs_of(package: &str, project: Option<Project>) -> Result<Vec<Out
 pub async fn all_simple(client: &impl GenericClient, sink: &mut (dyn FnMut(Output) -> Result<()> + Send)) -> Result<()> {
     let mut pages = pin!(all_simple_data(client).await?);
     while let Some(page) = pages.try_next().await? {
-        if let Some(output) = render_simple(&page)? {
+        for output in render_simple(&page)? {
             sink(output)?;
         }
     }
@@ -219,22 +229,23 @@ pub async fn all_project_data(client: &impl GenericClient) -> Result<impl Stream
     data::all_project(client).await
 }
 
-/// One streamed simple page, as [`all_simple`] hands it to its sink; `None` for a name that is
-/// not a normalized package name (no such package can exist).
-pub fn render_simple(page: &SimplePage) -> Result<Option<Output>> {
+/// One streamed package's simple pages (HTML, then JSON), as [`all_simple`] hands them to its
+/// sink; none for a name that is not a normalized package name (no such package can exist).
+pub fn render_simple(page: &SimplePage) -> Result<Vec<Output>> {
     if !layout::is_package_name(&page.package) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    simple_output(page).map(Some)
+    simple_outputs(&page.package, &page.links())
 }
 
-/// The simple page of a streamed project, byte for byte what [`render_simple`] makes of the same
-/// package's [`SimplePage`]: a full rebuild of both kinds of page streams the project rows alone.
-pub fn render_simple_of_project(project: &Project) -> Result<Option<Output>> {
+/// The simple pages of a streamed project, byte for byte what [`render_simple`] makes of the
+/// same package's [`SimplePage`]: a full rebuild of both kinds of page streams the project rows
+/// alone.
+pub fn render_simple_of_project(project: &Project) -> Result<Vec<Output>> {
     if !layout::is_package_name(&project.package) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    simple_output_of_project(project).map(Some)
+    simple_outputs(&project.package, &project.simple_links())
 }
 
 /// One streamed package's project pages (HTML, then JSON), as [`all_project`] hands them to its
@@ -246,13 +257,16 @@ pub fn render_project(project: &Project) -> Result<Vec<Output>> {
     project_outputs(project).map(Vec::from)
 }
 
-fn simple_output(page: &SimplePage) -> Result<Output> {
-    Ok(Output::Write { path: layout::simple_page(&page.package), bytes: html::simple(&page.package, &page.links())? })
+/// A package's simple page and its PEP 691 twin, from the same links: they always agree.
+fn simple_outputs(package: &str, links: &[SimpleLink<'_>]) -> Result<Vec<Output>> {
+    Ok(vec![
+        Output::Write { path: layout::simple_page(package), bytes: html::simple(package, links)? },
+        Output::Write { path: layout::simple_json(package), bytes: json::simple(package, links)? },
+    ])
 }
 
-/// The simple page rendered from the project data's own files, not from copies of them.
-fn simple_output_of_project(project: &Project) -> Result<Output> {
-    Ok(Output::Write { path: layout::simple_page(&project.package), bytes: html::simple(&project.package, &project.simple_links())? })
+fn simple_removed(package: &str) -> Vec<Output> {
+    vec![Output::Remove { path: layout::simple_page(package) }, Output::Remove { path: layout::simple_json(package) }]
 }
 
 fn project_outputs(project: &Project) -> Result<[Output; 2]> {

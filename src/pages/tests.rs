@@ -11,6 +11,9 @@ fn file(filename: &str, requires_python: Option<&str>, yanked: bool) -> SimpleFi
         requires_python: requires_python.map(str::to_owned),
         yanked,
         metadata_hash: None,
+        version: filename.split('-').nth(1).unwrap_or_default().to_owned(),
+        filesize: 1234,
+        uploaded: "2024-01-02T03:04:05Z".into(),
     }
 }
 
@@ -57,6 +60,7 @@ fn hostile_project() -> Project {
                     requires_python: Some(">=3.7".into()),
                     apt_dependencies: vec!["libfoo1".into(), "<libbar>".into()],
                     metadata_hash: Some("ef".repeat(32)),
+                    uploaded: "2023-05-06T08:00:00Z".into(),
                 }],
             },
             Release {
@@ -79,7 +83,7 @@ fn simple_page_is_pep_503_with_hashes_requires_python_and_yanked() -> TestResult
     };
     let html = text(simple(&page)?);
     assert!(html.starts_with("<!DOCTYPE html>\n"), "{html}");
-    assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"), "{html}");
+    assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.1\">"), "{html}");
     let hash = "ab".repeat(32);
     assert!(
         html.contains(&format!(
@@ -109,6 +113,35 @@ fn simple_page_links_the_core_metadata_of_files_that_have_it() -> TestResult {
 }
 
 #[test]
+fn simple_json_is_pep_691_with_pep_700_and_says_what_the_html_says() -> TestResult {
+    let mut with = file("foo-1.0+local-py3-none-any.whl", Some(">=3.8"), false);
+    with.metadata_hash = Some("ef".repeat(32));
+    let page = SimplePage { package: "foo".into(), files: vec![with, file("foo-2.0-py3-none-any.whl", None, true)] };
+    let value: serde_json::Value = serde_json::from_slice(&json::simple(&page.package, &page.links())?)?;
+    assert_eq!(value["meta"]["api-version"], json::SIMPLE_API_VERSION);
+    assert_eq!(value["name"], "foo");
+    assert_eq!(value["versions"], serde_json::json!(["1.0+local", "2.0"]));
+    let files = value["files"].as_array().ok_or("files")?;
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["filename"], "foo-1.0+local-py3-none-any.whl");
+    assert_eq!(files[0]["url"], "foo-1.0%2Blocal-py3-none-any.whl");
+    assert_eq!(files[0]["hashes"]["sha256"], "ab".repeat(32));
+    assert_eq!(files[0]["requires-python"], ">=3.8");
+    assert_eq!(files[0]["core-metadata"]["sha256"], "ef".repeat(32));
+    assert_eq!(files[0]["dist-info-metadata"]["sha256"], "ef".repeat(32));
+    assert_eq!(files[0]["yanked"], false);
+    assert_eq!(files[0]["size"], 1234);
+    assert_eq!(files[0]["upload-time"], "2024-01-02T03:04:05Z");
+    assert!(files[1].get("requires-python").is_none(), "left out when unknown");
+    assert_eq!(files[1]["core-metadata"], false);
+    assert_eq!(files[1]["yanked"], true);
+    // The HTML beside it speaks the same version of the API.
+    let html = text(simple(&page)?);
+    assert!(html.contains(&format!("<meta name=\"pypi:repository-version\" content=\"{}\">", json::SIMPLE_API_VERSION)), "{html}");
+    Ok(())
+}
+
+#[test]
 fn simple_page_percent_encodes_hrefs_and_escapes_text() -> TestResult {
     let page = SimplePage { package: "foo".into(), files: vec![file("foo-1.0+local%1-py3-none-any.whl", None, false)] };
     let html = text(simple(&page)?);
@@ -131,7 +164,7 @@ fn empty_simple_page_has_no_links() -> TestResult {
         html.ends_with("</html>\n") && !html.ends_with("\n\n"),
         "one newline at the end (askama drops a template's last one): {html:?}"
     );
-    assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"), "{html}");
+    assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.1\">"), "{html}");
     Ok(())
 }
 
@@ -139,7 +172,7 @@ fn empty_simple_page_has_no_links() -> TestResult {
 fn simple_root_links_every_package() -> TestResult {
     let html = text(simple_root(&["bar", "foo-bar"])?);
     assert!(html.starts_with("<!DOCTYPE html>\n"));
-    assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"));
+    assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.1\">"));
     assert!(html.contains("<a href=\"bar/\">bar</a>"), "{html}");
     assert!(html.contains("<a href=\"foo-bar/\">foo-bar</a>"), "{html}");
     assert!(html.find("bar/").ok_or("bar/")? < html.find("foo-bar/").ok_or("foo-bar/")?);
@@ -286,6 +319,7 @@ mod properties {
         )
             .prop_map(|(filename, filesize, filehash, abi_tag, platform_tag, requires_python, apt_dependencies)| File {
                 metadata_hash: None,
+                uploaded: String::new(),
                 filename,
                 filesize,
                 filehash,
@@ -358,7 +392,16 @@ mod properties {
         #[test]
         fn simple_pages_link_every_file_once_with_a_decodable_href(page in (any_text(), proptest::collection::vec(
                 (any_text(), any_text(), proptest::option::of(any_text()), any::<bool>(), proptest::option::of(any_text()))
-                    .prop_map(|(filename, filehash, requires_python, yanked, metadata_hash)| SimpleFile { filename, filehash, requires_python, yanked, metadata_hash }), 0..4))
+                    .prop_map(|(filename, filehash, requires_python, yanked, metadata_hash)| SimpleFile {
+                        filename,
+                        filehash,
+                        requires_python,
+                        yanked,
+                        metadata_hash,
+                        version: "1.0".into(),
+                        filesize: 1,
+                        uploaded: String::new(),
+                    }), 0..4))
                 .prop_map(|(package, files)| SimplePage { package, files })) {
             let html = String::from_utf8(simple(&page).map_err(fail)?).map_err(fail)?;
             markup_is_the_templates_own(&html)?;

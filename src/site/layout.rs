@@ -16,12 +16,19 @@ pub const SIMPLE: &str = "simple";
 pub const PROJECT: &str = "project";
 /// The name of every page inside its directory.
 pub const PAGE: &str = "index.html";
+/// The name of a simple page's PEP 691 JSON twin, beside it.
+pub const JSON_PAGE: &str = "index.json";
 /// The top-level directories that hold one directory per package.
 pub const PACKAGE_TREES: [&str; 2] = [SIMPLE, PROJECT];
 
 /// `simple/index.html`.
 pub fn simple_root() -> PathBuf {
     Path::new(SIMPLE).join(PAGE)
+}
+
+/// `simple/index.json` (PEP 691).
+pub fn simple_root_json() -> PathBuf {
+    Path::new(SIMPLE).join(JSON_PAGE)
 }
 
 /// `simple/PACKAGE`: the package's page and its wheels.
@@ -32,6 +39,11 @@ pub fn simple_dir(package: &str) -> PathBuf {
 /// `simple/PACKAGE/index.html`.
 pub fn simple_page(package: &str) -> PathBuf {
     simple_dir(package).join(PAGE)
+}
+
+/// `simple/PACKAGE/index.json` (PEP 691).
+pub fn simple_json(package: &str) -> PathBuf {
+    simple_dir(package).join(JSON_PAGE)
 }
 
 /// `project/PACKAGE`.
@@ -46,13 +58,14 @@ pub fn project_pages(package: &str) -> [PathBuf; 2] {
 }
 
 /// `simple/PACKAGE/FILENAME`, only for a normalized package name and a plain file name that is not
-/// the page beside the wheels. A job row is data (piw_admin may write one by hand): the output
+/// a page beside the wheels. A job row is data (piw_admin may write one by hand): the output
 /// directory stops paths that leave it, but `delete_package` of `""` would otherwise remove every
 /// package's directory, and `delete_wheel` of `index.html` a page.
 pub fn wheel_path(package: &str, filename: &str) -> Result<PathBuf, OutputError> {
     let path = simple_dir(package).join(filename);
     let plain = !filename.is_empty()
         && filename != PAGE
+        && filename != JSON_PAGE
         && !filename.starts_with('.')
         && !filename.chars().any(|c| c == '/' || c == '\\' || c.is_control());
     match (is_package_name(package), plain) {

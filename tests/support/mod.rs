@@ -148,6 +148,7 @@ pub mod bulk;
 pub mod daemon;
 pub mod drain;
 pub mod invariant;
+pub mod nginx;
 pub mod pgbouncer;
 pub mod process;
 pub mod scratch;
