@@ -161,7 +161,7 @@ async fn wait_returns_once_the_listener_has_done_the_work() {
 #[tokio::test]
 async fn every_tool_answers_help_and_version() {
     let db = TestDb::new().await;
-    for name in ["piw-remove", "piw-rebuild", "piw-skip", "piw-initdb", "piw-import"] {
+    for name in ["piw-remove", "piw-rebuild", "piw-skip", "piw-yank", "piw-initdb", "piw-import"] {
         let help = tool(name, &db, &["--help"]);
         assert_eq!(help.status.code(), Some(0), "{name} --help");
         let text = String::from_utf8_lossy(&help.stdout);
@@ -171,4 +171,43 @@ async fn every_tool_answers_help_and_version() {
         let version = tool(name, &db, &["--version"]);
         assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")), "{name} --version");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piw_yank_with_a_reason_marks_the_page_and_undo_clears_it() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let out = output_dir();
+    let listener = RunningListener::start(&db, out.path().to_owned());
+
+    let output = tool("piw-yank", &db, &["-q", "--reason", "broken on \"3.12\"", "Foo", "1.0"]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", stderr_lines(&output));
+    drained(&client).await;
+    let row =
+        client.query_one("SELECT yanked, yank_reason FROM piw.versions WHERE package = 'foo' AND version = '1.0'", &[]).await.unwrap();
+    assert_eq!((row.get::<_, bool>(0), row.get::<_, String>(1)), (true, "broken on \"3.12\"".to_owned()));
+    let page = std::fs::read_to_string(out.path().join("simple/foo/index.html")).unwrap();
+    let line = page.lines().find(|l| l.contains(">foo-1.0-py3-none-any.whl<")).unwrap_or_default().to_owned();
+    assert!(line.contains("data-yanked=\"broken on &quot;3.12&quot;\""), "{page}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.path().join("simple/foo/index.json")).unwrap()).unwrap();
+    let file = json["files"].as_array().unwrap().iter().find(|f| f["filename"] == "foo-1.0-py3-none-any.whl").cloned().unwrap_or_default();
+    assert_eq!(file["yanked"], "broken on \"3.12\"");
+
+    let output = tool("piw-yank", &db, &["-q", "--undo", "foo", "1.0"]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", stderr_lines(&output));
+    drained(&client).await;
+    let row =
+        client.query_one("SELECT yanked, yank_reason FROM piw.versions WHERE package = 'foo' AND version = '1.0'", &[]).await.unwrap();
+    assert_eq!((row.get::<_, bool>(0), row.get::<_, String>(1)), (false, String::new()));
+    let page = std::fs::read_to_string(out.path().join("simple/foo/index.html")).unwrap();
+    assert!(!page.contains("data-yanked"), "{page}");
+
+    // An unknown version: one line, exit 1, nothing changed.
+    let before = snapshot_all(&client).await;
+    let output = tool("piw-yank", &db, &["foo", "9.9"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr_lines(&output).len(), 1, "{:?}", stderr_lines(&output));
+    assert_eq!(snapshot_all(&client).await, before);
+    listener.stop().await;
 }

@@ -299,6 +299,7 @@ async fn hostile_arguments_to_every_tool_fail_with_one_line_and_change_nothing()
         b.cli("piw-remove", &["-y", "--", name, "1.0"], 1).await;
         b.cli("piw-skip", &["--", name], 1).await;
         b.cli("piw-rebuild", &["-y", "--", "index", name], 1).await;
+        b.cli("piw-yank", &["--", name, "1.0"], 1).await;
     }
     for version in hostile_versions().into_iter().flatten().filter(|v| !v.contains('\0')) {
         b.cli("piw-remove", &["-y", "--", "foo", &version], 1).await;
@@ -307,6 +308,7 @@ async fn hostile_arguments_to_every_tool_fail_with_one_line_and_change_nothing()
     for reason in ["", " ", "\n\t", &"x".repeat(1001)] {
         b.cli("piw-skip", &[&format!("--reason={reason}"), "foo"], 1).await;
     }
+    b.cli("piw-yank", &[&format!("--reason={}", "x".repeat(1001)), "foo", "1.0"], 1).await;
     // Options where arguments belong, unknown parts: usage errors (exit 2).
     for args in [&["-y", "-rf", "1.0"][..], &["-y", "--skip=yes", "foo", "1.0"], &["-y"], &["-y", "foo", "1.0", "extra"]] {
         b.cli("piw-remove", args, 2).await;

@@ -7,10 +7,10 @@ AS $$
 DECLARE
     v_package text := piw._existing_version(unyank_version.package, unyank_version.version);
 BEGIN
-    UPDATE piw.versions v SET yanked = false
+    UPDATE piw.versions v SET yanked = false, yank_reason = ''
      WHERE v.package = v_package AND v.version = unyank_version.version;
 END
 $$;
 
 COMMENT ON PROCEDURE piw.unyank_version(text, text) IS
-'Undo a yank; the package''s pages are rebuilt. P0002 if the package or version does not exist. Example: CALL piw.unyank_version(''foo'', ''1.0'');';
+'Undo a yank (its reason goes too); the package''s pages are rebuilt. P0002 if the package or version does not exist. Example: CALL piw.unyank_version(''foo'', ''1.0'');';

@@ -130,6 +130,8 @@ pub struct SimpleFile {
     pub filehash: String,
     pub requires_python: Option<String>,
     pub yanked: bool,
+    /// Why the version is yanked; `""` for no stated reason (or not yanked).
+    pub yank_reason: String,
     /// sha256 (hex) of `FILENAME.metadata` (PEP 658), when the wheel's metadata is served.
     pub metadata_hash: Option<String>,
     /// The version the file is of (PEP 700's `versions` lists them).
@@ -149,6 +151,7 @@ pub struct SimpleLink<'a> {
     pub filehash: &'a str,
     pub requires_python: Option<&'a str>,
     pub yanked: bool,
+    pub yank_reason: &'a str,
     pub metadata_hash: Option<&'a str>,
     pub version: &'a str,
     pub filesize: i64,
@@ -165,6 +168,7 @@ impl SimplePage {
                 filehash: &file.filehash,
                 requires_python: file.requires_python.as_deref(),
                 yanked: file.yanked,
+                yank_reason: &file.yank_reason,
                 metadata_hash: file.metadata_hash.as_deref(),
                 version: &file.version,
                 filesize: file.filesize,
@@ -188,6 +192,7 @@ impl Project {
                     filehash: &file.filehash,
                     requires_python: file.requires_python.as_deref(),
                     yanked: release.yanked,
+                    yank_reason: &release.yank_reason,
                     metadata_hash: file.metadata_hash.as_deref(),
                     version: &release.version,
                     filesize: file.filesize,
@@ -207,7 +212,7 @@ macro_rules! simple_sql {
     ($filter:literal) => {
         concat!(
             "SELECT p.package, f.filename, f.filehash::text, f.requires_python, v.yanked, f.metadata_hash::text,
-                    v.version, f.filesize, b.built_at
+                    v.version, f.filesize, b.built_at, v.yank_reason
                FROM piw.packages p
                LEFT JOIN (piw.versions v
                           JOIN piw.builds b ON b.package = v.package AND b.version = v.version AND b.status
@@ -249,6 +254,7 @@ impl SimpleGrouper {
                 version: row.try_get(6)?,
                 filesize: row.try_get(7)?,
                 uploaded: row.try_get::<_, Timestamp>(8)?.utc_text().unwrap_or_default(),
+                yank_reason: row.try_get(9)?,
             });
         }
         Ok(finished)
@@ -355,6 +361,8 @@ pub struct Release {
     /// Why the version is skipped; `""` when it is not.
     pub skip: String,
     pub yanked: bool,
+    /// Why it is yanked; `""` for no stated reason (or not yanked).
+    pub yank_reason: String,
     /// Every build attempt, by ABI, then by time.
     pub builds: Vec<Build>,
     /// Published files, by filename.
@@ -418,6 +426,7 @@ mod col {
     pub const REQUIRES_PYTHON: usize = 17;
     pub const DEPENDENCY: usize = 18;
     pub const METADATA_HASH: usize = 19;
+    pub const YANK_REASON: usize = 20;
 }
 
 /// One row per package, version, build, published file and apt dependency down one chain of left
@@ -440,7 +449,7 @@ macro_rules! project_sql {
                     SELECT v.version, v.skip, v.released, v.yanked,
                            b.build_id, b.abi_tag, b.status, date_part('epoch', b.duration), b.built_at,
                            f.filename, f.filesize, f.filehash::text, f.abi_tag, f.platform_tag, f.requires_python,
-                           d.dependency, f.metadata_hash::text
+                           d.dependency, f.metadata_hash::text, v.yank_reason
                       FROM piw.versions v
                       LEFT JOIN piw.builds b ON b.package = v.package AND b.version = v.version
                       LEFT JOIN piw.files f ON f.build_id = b.build_id AND b.status AND v.skip = '' AND p.skip = ''
@@ -523,6 +532,7 @@ impl ProjectRows {
                 released: row.try_get::<_, Option<Timestamp>>(col::RELEASED)?.and_then(Timestamp::utc_text),
                 skip: row.try_get(col::VERSION_SKIP)?,
                 yanked: row.try_get(col::YANKED)?,
+                yank_reason: row.try_get(col::YANK_REASON)?,
                 builds: Vec::new(),
                 files: Vec::new(),
             });

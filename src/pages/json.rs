@@ -36,7 +36,8 @@ impl SearchJson {
 ///
 /// ```json
 /// {"package": "foo", "description": "...", "skip": "",
-///  "releases": {"1.0": {"released": "2024-01-02T03:04:05Z" or null, "yanked": false, "skip": "",
+///  "releases": {"1.0": {"released": "2024-01-02T03:04:05Z" or null, "yanked": false,
+///      "yank_reason": "", "skip": "",
 ///      "files": {"foo-1.0-py3-none-any.whl": {"filesize": 1234, "filehash": "<sha256 hex>",
 ///                "abi_tag": "none", "platform_tag": "any", "requires_python": ">=3.7" or null,
 ///                "apt_dependencies": ["libfoo1"]}},
@@ -82,9 +83,10 @@ struct ReleaseJson<'a>(&'a Release);
 impl Serialize for ReleaseJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let release = self.0;
-        let mut fields = serializer.serialize_struct("Release", 5)?;
+        let mut fields = serializer.serialize_struct("Release", 6)?;
         fields.serialize_field("released", &release.released)?;
         fields.serialize_field("yanked", &release.yanked)?;
+        fields.serialize_field("yank_reason", &release.yank_reason)?;
         fields.serialize_field("skip", &release.skip)?;
         fields.serialize_field("files", &FilesJson(&release.files))?;
         fields.serialize_field("builds", &BuildsJson(&release.builds))?;
@@ -188,7 +190,8 @@ impl SimpleRootJson {
 ///  "files": [{"filename": "foo-1.0-py3-none-any.whl", "url": "foo-1.0-py3-none-any.whl",
 ///             "hashes": {"sha256": "..."}, "requires-python": ">=3.8",
 ///             "core-metadata": {"sha256": "..."} or false, "dist-info-metadata": the same,
-///             "yanked": false or true, "size": 1234, "upload-time": "2024-01-02T03:04:05Z"}]}
+///             "yanked": false, true or "the reason", "size": 1234,
+///             "upload-time": "2024-01-02T03:04:05Z"}]}
 /// ```
 ///
 /// `requires-python` and `upload-time` are left out when unknown; `versions` holds each version
@@ -243,7 +246,11 @@ impl Serialize for SimpleFileJson<'_> {
                 fields.serialize_field("dist-info-metadata", &false)?;
             }
         }
-        fields.serialize_field("yanked", &link.yanked)?;
+        // PEP 691: the reason, or true when there is none to give.
+        match (link.yanked, link.yank_reason) {
+            (true, "") | (false, _) => fields.serialize_field("yanked", &link.yanked)?,
+            (true, reason) => fields.serialize_field("yanked", reason)?,
+        }
         fields.serialize_field("size", &link.filesize)?;
         match uploaded {
             Some(uploaded) => fields.serialize_field("upload-time", uploaded)?,

@@ -10,6 +10,7 @@ fn file(filename: &str, requires_python: Option<&str>, yanked: bool) -> SimpleFi
         filehash: "ab".repeat(32),
         requires_python: requires_python.map(str::to_owned),
         yanked,
+        yank_reason: String::new(),
         metadata_hash: None,
         version: filename.split('-').nth(1).unwrap_or_default().to_owned(),
         filesize: 1234,
@@ -44,6 +45,7 @@ fn hostile_project() -> Project {
                 released: Some("2023-05-06T07:08:09Z".into()),
                 skip: String::new(),
                 yanked: true,
+                yank_reason: "<b>broken</b> on \"3.12\"".into(),
                 builds: vec![Build {
                     build_id: 1,
                     abi_tag: "cp311".into(),
@@ -68,6 +70,7 @@ fn hostile_project() -> Project {
                 released: None,
                 skip: "broken <setup.py>".into(),
                 yanked: false,
+                yank_reason: String::new(),
                 builds: vec![],
                 files: vec![],
             },
@@ -134,7 +137,13 @@ fn simple_json_is_pep_691_with_pep_700_and_says_what_the_html_says() -> TestResu
     assert_eq!(files[0]["upload-time"], "2024-01-02T03:04:05Z");
     assert!(files[1].get("requires-python").is_none(), "left out when unknown");
     assert_eq!(files[1]["core-metadata"], false);
-    assert_eq!(files[1]["yanked"], true);
+    assert_eq!(files[1]["yanked"], true, "yanked for no stated reason");
+    let mut reasoned = page.clone();
+    reasoned.files[1].yank_reason = "broken on 3.12".into();
+    let value: serde_json::Value = serde_json::from_slice(&json::simple(&reasoned.package, &reasoned.links())?)?;
+    assert_eq!(value["files"][1]["yanked"], "broken on 3.12");
+    let html = text(simple(&reasoned)?);
+    assert!(html.contains("data-yanked=\"broken on 3.12\""), "{html}");
     // The HTML beside it speaks the same version of the API.
     let html = text(simple(&page)?);
     assert!(html.contains(&format!("<meta name=\"pypi:repository-version\" content=\"{}\">", json::SIMPLE_API_VERSION)), "{html}");
@@ -184,6 +193,7 @@ fn project_page_escapes_everything_users_supply() -> TestResult {
     let html = text(html::project(&hostile_project())?);
     assert!(html.ends_with("</html>\n") && !html.ends_with("\n\n"), "one newline at the end: {html:?}");
     assert!(!html.contains("<script>alert(1)</script>"), "{html}");
+    assert!(html.contains("yanked: &lt;b&gt;broken&lt;&#x2f;b&gt; on &quot;3.12&quot;"), "the yank reason, escaped: {html}");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{html}");
     assert!(!html.contains("<b>license</b>"), "{html}");
     assert!(html.contains("&lt;b&gt;license&lt;&#x2f;b&gt; &amp; &quot;reasons&quot;"), "{html}");
@@ -343,7 +353,7 @@ mod properties {
                 // What `data` guarantees: each release's files once, by filename.
                 files.sort_by(|a, b| a.filename.cmp(&b.filename));
                 files.dedup_by(|a, b| a.filename == b.filename);
-                Release { version, released, skip, yanked, builds, files }
+                Release { version, released, skip, yanked, yank_reason: String::new(), builds, files }
             })
     }
 
@@ -397,6 +407,7 @@ mod properties {
                         filehash,
                         requires_python,
                         yanked,
+                        yank_reason: String::new(),
                         metadata_hash,
                         version: "1.0".into(),
                         filesize: 1,
@@ -468,6 +479,7 @@ fn releases_are_ordered_by_pep_440_newest_first() {
         released: Some("2024-01-01T00:00:00Z".into()),
         skip: String::new(),
         yanked: false,
+        yank_reason: String::new(),
         builds: vec![],
         files: vec![],
     };

@@ -136,6 +136,7 @@ pub fn tool_exe(tool: &str) -> &'static str {
         "piw-rebuild" => env!("CARGO_BIN_EXE_piw-rebuild"),
         "piw-skip" => env!("CARGO_BIN_EXE_piw-skip"),
         "piw-import" => env!("CARGO_BIN_EXE_piw-import"),
+        "piw-yank" => env!("CARGO_BIN_EXE_piw-yank"),
         other => panic!("no tool {other}"),
     }
 }
