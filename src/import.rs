@@ -182,6 +182,14 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
     if !version_skip.is_empty() {
         return Err(Error::Import(format!("version {} of package {package} is skipped ({version_skip})", name.version)));
     }
+    // The project's own spelling of its name, as its latest wheel gives it (written only when it
+    // changes: an UPDATE queues the package's pages).
+    transaction
+        .query_typed(
+            "UPDATE piw.packages SET display_name = $2 WHERE package = $1 AND display_name IS DISTINCT FROM $2",
+            &[(&package, Type::TEXT), (&metadata.name, Type::TEXT)],
+        )
+        .await?;
     if let Some(summary) = &metadata.summary {
         // The package's description, when it has none yet (an admin's stays).
         transaction

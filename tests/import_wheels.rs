@@ -149,6 +149,12 @@ async fn requires_python_and_summary_come_from_the_wheel() {
         .unwrap();
     assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some(">=3.99"));
     assert_eq!(row.get::<_, String>(1), "Needs a Python from the future");
+    let display: String = client.query_one("SELECT display_name FROM piw.packages WHERE package = 'needs-new'", &[]).await.unwrap().get(0);
+    assert_eq!(display, "Needs.New", "METADATA's Name, as the project spells it");
+    let project = piw::pages::project(&client, "needs-new").await.unwrap();
+    let Some(piw::pages::Output::Write { bytes, .. }) = project.first() else { panic!("{project:?}") };
+    let html = String::from_utf8_lossy(bytes);
+    assert!(html.contains("<h1>Needs.New</h1>") && html.contains("<title>Needs.New</title>"), "{html}");
     let published = out.path().join("simple/needs-new").join(wheel.filename());
     assert_eq!(std::fs::read(published).unwrap(), std::fs::read(&path).unwrap(), "the wheel itself, byte for byte");
 

@@ -179,6 +179,15 @@ impl SimplePage {
 }
 
 impl Project {
+    /// The name to show people: the project's own spelling when known, else the package.
+    pub fn shown_name(&self) -> &str {
+        if self.display_name.is_empty() {
+            &self.package
+        } else {
+            &self.display_name
+        }
+    }
+
     /// The lines of the package's simple page, by filename: a project lists exactly the
     /// published files (see [`project_sql`]), so a full rebuild of both kinds of page needs one
     /// query, not two.
@@ -346,6 +355,8 @@ fn grouped<G: Grouper>(rows: RowStream, grouper: G) -> impl Stream<Item = Result
 #[derive(Debug, Clone, PartialEq)]
 pub struct Project {
     pub package: String,
+    /// The project's own spelling of its name (`Jinja2`); `""` when unknown.
+    pub display_name: String,
     /// Why the package is skipped; `""` when it is not.
     pub skip: String,
     pub description: String,
@@ -409,24 +420,25 @@ mod col {
     pub const PACKAGE: usize = 0;
     pub const PACKAGE_SKIP: usize = 1;
     pub const DESCRIPTION: usize = 2;
-    pub const VERSION: usize = 3;
-    pub const VERSION_SKIP: usize = 4;
-    pub const RELEASED: usize = 5;
-    pub const YANKED: usize = 6;
-    pub const BUILD_ID: usize = 7;
-    pub const BUILD_ABI_TAG: usize = 8;
-    pub const STATUS: usize = 9;
-    pub const DURATION: usize = 10;
-    pub const BUILT_AT: usize = 11;
-    pub const FILENAME: usize = 12;
-    pub const FILESIZE: usize = 13;
-    pub const FILEHASH: usize = 14;
-    pub const FILE_ABI_TAG: usize = 15;
-    pub const PLATFORM_TAG: usize = 16;
-    pub const REQUIRES_PYTHON: usize = 17;
-    pub const DEPENDENCY: usize = 18;
-    pub const METADATA_HASH: usize = 19;
-    pub const YANK_REASON: usize = 20;
+    pub const DISPLAY_NAME: usize = 3;
+    pub const VERSION: usize = 4;
+    pub const VERSION_SKIP: usize = 5;
+    pub const RELEASED: usize = 6;
+    pub const YANKED: usize = 7;
+    pub const BUILD_ID: usize = 8;
+    pub const BUILD_ABI_TAG: usize = 9;
+    pub const STATUS: usize = 10;
+    pub const DURATION: usize = 11;
+    pub const BUILT_AT: usize = 12;
+    pub const FILENAME: usize = 13;
+    pub const FILESIZE: usize = 14;
+    pub const FILEHASH: usize = 15;
+    pub const FILE_ABI_TAG: usize = 16;
+    pub const PLATFORM_TAG: usize = 17;
+    pub const REQUIRES_PYTHON: usize = 18;
+    pub const DEPENDENCY: usize = 19;
+    pub const METADATA_HASH: usize = 20;
+    pub const YANK_REASON: usize = 21;
 }
 
 /// One row per package, version, build, published file and apt dependency down one chain of left
@@ -443,7 +455,7 @@ mod col {
 macro_rules! project_sql {
     ($filter:literal) => {
         concat!(
-            "SELECT p.package, p.skip, p.description, r.*
+            "SELECT p.package, p.skip, p.description, p.display_name, r.*
                FROM piw.packages p
                LEFT JOIN LATERAL (
                     SELECT v.version, v.skip, v.released, v.yanked,
@@ -479,8 +491,8 @@ struct ProjectGrouper {
 /// file usually come together), and [`ProjectRows::assemble`] drops the repeats that remain.
 struct ProjectRows {
     package: String,
-    /// `(skip, description)`.
-    head: (String, String),
+    /// `(skip, description, display_name)`.
+    head: (String, String, String),
     releases: Vec<Release>,
     builds: Vec<(String, Build)>,
     files: Vec<(String, File)>,
@@ -495,7 +507,7 @@ impl ProjectGrouper {
         let finished = match &self.current {
             Some(rows) if rows.package == package => None,
             _ => {
-                let head = (row.try_get(col::PACKAGE_SKIP)?, row.try_get(col::DESCRIPTION)?);
+                let head = (row.try_get(col::PACKAGE_SKIP)?, row.try_get(col::DESCRIPTION)?, row.try_get(col::DISPLAY_NAME)?);
                 self.current.replace(ProjectRows::new(package, head)).map(ProjectRows::assemble)
             }
         };
@@ -511,7 +523,7 @@ impl ProjectGrouper {
 }
 
 impl ProjectRows {
-    fn new(package: &str, head: (String, String)) -> Self {
+    fn new(package: &str, head: (String, String, String)) -> Self {
         ProjectRows {
             package: package.to_owned(),
             head,
@@ -583,7 +595,7 @@ impl ProjectRows {
     /// Every sort key below is unique once the repeats are gone (version; build id; filename;
     /// filename and dependency), so unstable sorts give one order whatever order the rows came in.
     fn assemble(self) -> Project {
-        let ProjectRows { package, head: (skip, description), mut releases, mut builds, mut files, mut dependencies } = self;
+        let ProjectRows { package, head: (skip, description, display_name), mut releases, mut builds, mut files, mut dependencies } = self;
         releases.sort_unstable_by(|a, b| a.version.cmp(&b.version));
         releases.dedup_by(|a, b| a.version == b.version);
         builds
@@ -616,7 +628,7 @@ impl ProjectRows {
                 release.files.push(file);
             }
         }
-        Project { package, skip, description, releases: newest_first(releases) }
+        Project { package, display_name, skip, description, releases: newest_first(releases) }
     }
 }
 

@@ -37,6 +37,7 @@ fn text(bytes: Vec<u8>) -> String {
 fn hostile_project() -> Project {
     Project {
         package: "foo".into(),
+        display_name: String::new(),
         skip: "<b>license</b> & \"reasons\"".into(),
         description: "<script>alert(1)</script>".into(),
         releases: vec![
@@ -363,7 +364,7 @@ mod properties {
                 // What `data` guarantees: each version once.
                 let mut seen = std::collections::HashSet::new();
                 releases.retain(|release| seen.insert(release.version.clone()));
-                Project { package, skip, description, releases }
+                Project { package, display_name: String::new(), skip, description, releases }
             },
         )
     }
