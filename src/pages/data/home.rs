@@ -1,0 +1,94 @@
+//! The home page's figures, the search index and the simple root: one query each, read as the
+//! rows arrive, with nothing to group.
+
+use std::pin::pin;
+
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use tokio_postgres::GenericClient;
+
+use super::{no_params, no_row};
+use crate::error::Result;
+
+/// The home page's figures. Plain counts of each table (one scan each, no joins): the home page
+/// is rebuilt after every removal, and these tables are the biggest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Home {
+    /// Packages not skipped.
+    pub packages: i64,
+    /// Versions not skipped.
+    pub versions: i64,
+    /// Files (wheels) in the repository.
+    pub files: i64,
+    pub downloads_all: i64,
+    pub downloads_30_days: i64,
+    /// When the page was rendered (the server's clock), `YYYY-MM-DDTHH:MM:SSZ`.
+    pub built_at: String,
+}
+
+pub(in crate::pages) const HOME_SQL: &str = concat!(
+    "SELECT (SELECT count(*) FROM piw.packages WHERE skip = ''),
+            (SELECT count(*) FROM piw.versions WHERE skip = ''),
+            (SELECT count(*) FROM piw.files),
+            d.total, d.recent, ",
+    utc!("now()"),
+    "
+       FROM (SELECT count(*) AS total,
+                    count(*) FILTER (WHERE accessed_at > (SELECT now() - interval '30 days')) AS recent
+               FROM piw.downloads) AS d"
+);
+
+pub async fn home(client: &impl GenericClient) -> Result<Home> {
+    let row = client.query_typed(HOME_SQL, &[]).await?;
+    let row = row.first().ok_or_else(|| no_row("home page figures"))?;
+    Ok(Home {
+        packages: row.try_get(0)?,
+        versions: row.try_get(1)?,
+        files: row.try_get(2)?,
+        downloads_all: row.try_get(3)?,
+        downloads_30_days: row.try_get(4)?,
+        built_at: row.try_get(5)?,
+    })
+}
+
+/// One entry of the search index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchEntry(pub String, pub i64, pub i64);
+
+/// Downloads are counted through `piw.files`: a download is a package's when its file is.
+///
+/// The 30 days' threshold is a subquery (computed once): `now() - interval` in the filter itself
+/// is worked out again for every download, half of the home page's query.
+pub(in crate::pages) const SEARCH_SQL: &str = "
+    SELECT p.package, coalesce(d.recent, 0), coalesce(d.total, 0)
+      FROM piw.packages p
+      LEFT JOIN (SELECT b.package,
+                        count(*) FILTER (WHERE dl.accessed_at > (SELECT now() - interval '30 days')) AS recent,
+                        count(*) AS total
+                   FROM piw.downloads dl
+                   JOIN piw.files f ON f.filename = dl.filename
+                   JOIN piw.builds b ON b.build_id = f.build_id
+                  GROUP BY b.package) d ON d.package = p.package
+     WHERE p.skip = ''
+     ORDER BY p.package COLLATE \"C\"";
+
+/// `[package, downloads in the last 30 days, downloads ever]` for every package not skipped, in
+/// order, handed to `each` as the rows arrive (no list of them is kept).
+pub async fn search(client: &impl GenericClient, mut each: impl FnMut(SearchEntry) -> Result<()>) -> Result<()> {
+    let mut rows = pin!(client.query_typed_raw(SEARCH_SQL, no_params()).await?);
+    while let Some(row) = rows.try_next().await? {
+        each(SearchEntry(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))?;
+    }
+    Ok(())
+}
+
+pub(in crate::pages) const SIMPLE_ROOT_SQL: &str = "SELECT package FROM piw.packages WHERE skip = '' ORDER BY package COLLATE \"C\"";
+
+/// Every package not skipped, sorted, handed to `each` as the rows arrive.
+pub async fn simple_root(client: &impl GenericClient, mut each: impl FnMut(&str) -> Result<()>) -> Result<()> {
+    let mut rows = pin!(client.query_typed_raw(SIMPLE_ROOT_SQL, no_params()).await?);
+    while let Some(row) = rows.try_next().await? {
+        each(row.try_get(0)?)?;
+    }
+    Ok(())
+}
