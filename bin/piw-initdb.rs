@@ -9,7 +9,8 @@ use piw::{
 };
 
 /// Create the piw schema (tables, queue, procedures, roles piw_admin and piw_reader) on an empty
-/// database, or upgrade an older one. Running it twice changes nothing.
+/// database, or upgrade an older one, then apply the configuration file's site_url (where the
+/// site is served, shown in its pages' install lines). Running it twice changes nothing.
 #[derive(Debug, Parser)]
 #[command(name = "piw-initdb", version)]
 struct Args {
@@ -32,6 +33,10 @@ async fn run(args: Args) -> Result<(), CliError> {
         tracing::info!("schema is up to date; {} procedure sources applied", report.procedures);
     } else {
         tracing::info!("applied {}; {} procedure sources applied", report.applied.join(", "), report.procedures);
+    }
+    if let Some(url) = &settings.site_url {
+        piw::admin::set_site_url(&client, url).await?;
+        tracing::info!("site url: {}", if url.is_empty() { "none" } else { url });
     }
     if let Database::Embedded { home } = &settings.database {
         tracing::info!("database: the embedded cluster of {}", home.display());

@@ -71,6 +71,11 @@ pub async fn unskip_version(client: &impl GenericClient, package: &str, version:
     call(client, "CALL piw.unskip_version($1, $2)", &[(&package, Type::TEXT), (&version, Type::TEXT)]).await
 }
 
+/// `CALL piw.set_site_url(url)`.
+pub async fn set_site_url(client: &impl GenericClient, url: &str) -> Result<()> {
+    call(client, "CALL piw.set_site_url($1)", &[(&url, Type::TEXT)]).await
+}
+
 /// `CALL piw.yank_version(package, version, reason)`.
 pub async fn yank_version(client: &impl GenericClient, package: &str, version: &str, reason: &str) -> Result<()> {
     call(client, "CALL piw.yank_version($1, $2, $3)", &[(&package, Type::TEXT), (&version, Type::TEXT), (&reason, Type::TEXT)]).await

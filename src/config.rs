@@ -18,6 +18,10 @@ pub struct FileConfig {
     pub output_path: Option<PathBuf>,
     /// A libpq password file (same format as `~/.pgpass`) for when the DSN names no password.
     pub password_file: Option<PathBuf>,
+    /// Where the output path is served (`https://wheels.example.org`), for the pages' install
+    /// lines. A property of the site, kept in the database: `piw-initdb` applies it
+    /// (`piw.set_site_url`), every listener renders it.
+    pub site_url: Option<String>,
 }
 
 impl FileConfig {
@@ -42,6 +46,8 @@ pub enum Database {
 pub struct Settings {
     pub database: Database,
     pub output_path: PathBuf,
+    /// The configuration file's `site_url`, when it has one.
+    pub site_url: Option<String>,
 }
 
 impl Settings {
@@ -81,7 +87,7 @@ impl Settings {
             None => Database::Embedded { home: home.clone() },
         };
         let output_path = output_path.or(file.output_path).unwrap_or_else(|| home.join("www"));
-        Ok(Settings { database, output_path })
+        Ok(Settings { database, output_path, site_url: file.site_url })
     }
 }
 

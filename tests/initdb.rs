@@ -131,6 +131,7 @@ async fn every_procedure_is_commented_and_the_set_is_the_contracts() {
             "remove_package",
             "remove_version",
             "retry_failed",
+            "set_site_url",
             "skip_package",
             "skip_version",
             "unskip_package",

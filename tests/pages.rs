@@ -199,7 +199,7 @@ async fn project_page_escapes_a_hostile_description() {
     let html = written_text(&outputs, "project/foo/index.html");
     assert!(!html.contains("<script>alert(1)</script>"), "{html}");
     assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
-    assert!(html.contains("pip install foo"), "{html}");
+    assert!(html.contains("pip install --index-url ") && html.contains("/simple/ foo</pre>"), "the install line: {html}");
     let json: serde_json::Value = serde_json::from_slice(written(&outputs, "project/foo/json/index.json")).unwrap();
     assert_eq!(json["description"], "<script>alert(1)</script>");
 }
@@ -461,4 +461,46 @@ async fn simple_json_lists_what_the_html_lists() {
         assert!(file["upload-time"].as_str().unwrap().ends_with('Z'));
     }
     assert_eq!(page["versions"], serde_json::json!(["1.0", "2.0"]));
+}
+
+/// The site's address, set once in the database, is in the install lines of the home page and
+/// every project page; setting it queues them; anything but an http(s) address changes nothing.
+#[tokio::test]
+async fn the_site_url_is_in_the_install_lines_and_setting_it_rebuilds_them() {
+    let (db, client) = repository().await;
+    clear_jobs(&client).await;
+
+    client.batch_execute("CALL piw.set_site_url('https://wheels.example.org/')").await.unwrap();
+    let url: String = client.query_one("SELECT url FROM piw.site", &[]).await.unwrap().get(0);
+    assert_eq!(url, "https://wheels.example.org", "the trailing slash dropped");
+    let queued = queued(&client).await;
+    assert!(queued.contains(&job("home", "", "")), "{queued:?}");
+    assert!(queued.contains(&job("project_all", "", "")), "{queued:?}");
+    let home = written_text(&pages::home(&client).await.unwrap(), "index.html");
+    assert!(home.contains("pip install --index-url https:&#x2f;&#x2f;wheels.example.org/simple/ PACKAGE"), "{home}");
+    let project = written_text(&pages::project(&client, "foo").await.unwrap(), "project/foo/index.html");
+    assert!(project.contains("<pre>pip install --index-url https:&#x2f;&#x2f;wheels.example.org/simple/ foo</pre>"), "{project}");
+    assert!(!project.contains("site-url"), "no script needed: {project}");
+
+    for bad in ["javascript:alert(1)", "https://x\" onload=\"y", "ftp://x", "https://x y"] {
+        let before = support::snapshot(&client, "SELECT * FROM piw.site").await;
+        let error = client.execute("CALL piw.set_site_url($1)", &[&bad]).await.expect_err(bad);
+        assert_eq!(error.code(), Some(&tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE), "{bad}: {error}");
+        assert_eq!(support::snapshot(&client, "SELECT * FROM piw.site").await, before, "{bad}");
+    }
+
+    // The configuration file's site_url, applied by piw-initdb.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("piw.toml");
+    std::fs::write(&config, format!("dsn = {:?}\nsite_url = \"http://localhost:8000\"\n", db.dsn())).unwrap();
+    let initdb = std::process::Command::new(support::tool_exe("piw-initdb"))
+        .arg("-q")
+        .arg("-c")
+        .arg(&config)
+        .env_remove("PIW_DSN")
+        .output()
+        .unwrap();
+    assert!(initdb.status.success(), "{}", String::from_utf8_lossy(&initdb.stderr));
+    let url: String = client.query_one("SELECT url FROM piw.site", &[]).await.unwrap().get(0);
+    assert_eq!(url, "http://localhost:8000");
 }

@@ -38,6 +38,7 @@ fn hostile_project() -> Project {
     Project {
         package: "foo".into(),
         display_name: String::new(),
+        site_url: String::new(),
         skip: "<b>license</b> & \"reasons\"".into(),
         description: "<script>alert(1)</script>".into(),
         releases: vec![
@@ -205,7 +206,13 @@ fn project_page_escapes_everything_users_supply() -> TestResult {
     let mut unskipped = hostile_project();
     unskipped.skip.clear();
     let html_unskipped = text(html::project(&unskipped)?);
-    assert!(html_unskipped.contains("pip install foo"), "{html_unskipped}");
+    assert!(html_unskipped.contains("pip install --index-url <span class=\"site-url\">"), "worked out by the page: {html_unskipped}");
+    unskipped.site_url = "https://wheels.example.org".into();
+    let html_unskipped = text(html::project(&unskipped)?);
+    assert!(
+        html_unskipped.contains("<pre>pip install --index-url https:&#x2f;&#x2f;wheels.example.org/simple/ foo</pre>"),
+        "{html_unskipped}"
+    );
     assert!(html.contains("yanked"), "{html}");
     assert!(html.contains("failed"), "{html}");
     assert!(html.contains("2 min 5 s"), "{html}");
@@ -254,8 +261,15 @@ fn search_index_is_an_array_of_triples() -> TestResult {
 
 #[test]
 fn home_page_puts_the_time_built_on_one_line() -> TestResult {
-    let home =
-        Home { packages: 2, versions: 3, files: 4, downloads_all: 1234567, downloads_30_days: 5, built_at: "2024-01-02T03:04:05Z".into() };
+    let home = Home {
+        packages: 2,
+        versions: 3,
+        files: 4,
+        downloads_all: 1234567,
+        downloads_30_days: 5,
+        built_at: "2024-01-02T03:04:05Z".into(),
+        site_url: String::new(),
+    };
     let html = text(html::home(&home)?);
     assert!(html.contains("1,234,567"), "{html}");
     let built: Vec<&str> = html.lines().filter(|l| l.contains("2024-01-02")).collect();
@@ -364,7 +378,7 @@ mod properties {
                 // What `data` guarantees: each version once.
                 let mut seen = std::collections::HashSet::new();
                 releases.retain(|release| seen.insert(release.version.clone()));
-                Project { package, display_name: String::new(), skip, description, releases }
+                Project { package, display_name: String::new(), site_url: String::new(), skip, description, releases }
             },
         )
     }
@@ -372,7 +386,7 @@ mod properties {
     /// The markup the templates write themselves; any other `<` came from a value.
     const TAGS: &[&str] = &[
         "!DOCTYPE", "html", "head", "meta", "title", "style", "body", "header", "main", "a", "h1", "h2", "h3", "p", "pre", "code",
-        "section", "span", "table", "caption", "tr", "th", "td", "time", "br", "div",
+        "section", "span", "table", "caption", "tr", "th", "td", "time", "br", "div", "script",
     ];
 
     fn markup_is_the_templates_own(html: &str) -> std::result::Result<(), TestCaseError> {
@@ -395,6 +409,8 @@ mod properties {
         fn project_pages_never_turn_values_into_markup(project in project()) {
             let page = String::from_utf8(html::project(&project).map_err(fail)?).map_err(fail)?;
             markup_is_the_templates_own(&page)?;
+            // The template's one script (working out the install address) at most: no value's.
+            prop_assert!(page.matches("<script").count() <= 1, "{}", page);
             let files: usize = project.releases.iter().map(|r| r.files.len()).sum();
             prop_assert_eq!(page.matches("<td class=\"filename\">").count(), files);
             prop_assert_eq!(page.matches("<section class=\"release\"").count(), project.releases.len());

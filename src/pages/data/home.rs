@@ -24,6 +24,8 @@ pub struct Home {
     pub downloads_30_days: i64,
     /// When the page was rendered (the server's clock), `YYYY-MM-DDTHH:MM:SSZ`.
     pub built_at: String,
+    /// Where the site is served (`piw.site`), for the install line; `""` when unknown.
+    pub site_url: String,
 }
 
 pub(in crate::pages) const HOME_SQL: &str = concat!(
@@ -32,7 +34,7 @@ pub(in crate::pages) const HOME_SQL: &str = concat!(
             (SELECT count(*) FROM piw.files),
             d.total, d.recent, ",
     utc!("now()"),
-    "
+    ", (SELECT s.url FROM piw.site s)
        FROM (SELECT count(*) AS total,
                     count(*) FILTER (WHERE accessed_at > (SELECT now() - interval '30 days')) AS recent
                FROM piw.downloads) AS d"
@@ -48,6 +50,7 @@ pub async fn home(client: &impl GenericClient) -> Result<Home> {
         downloads_all: row.try_get(3)?,
         downloads_30_days: row.try_get(4)?,
         built_at: row.try_get(5)?,
+        site_url: row.try_get::<_, Option<String>>(6)?.unwrap_or_default(),
     })
 }
 

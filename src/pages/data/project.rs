@@ -15,6 +15,8 @@ pub struct Project {
     pub package: String,
     /// The project's own spelling of its name (`Jinja2`); `""` when unknown.
     pub display_name: String,
+    /// Where the site is served (`piw.site`), for the install line; `""` when unknown.
+    pub site_url: String,
     /// Why the package is skipped; `""` when it is not.
     pub skip: String,
     pub description: String,
@@ -116,24 +118,25 @@ mod col {
     pub const PACKAGE_SKIP: usize = 1;
     pub const DESCRIPTION: usize = 2;
     pub const DISPLAY_NAME: usize = 3;
-    pub const VERSION: usize = 4;
-    pub const VERSION_SKIP: usize = 5;
-    pub const RELEASED: usize = 6;
-    pub const YANKED: usize = 7;
-    pub const BUILD_ID: usize = 8;
-    pub const BUILD_ABI_TAG: usize = 9;
-    pub const STATUS: usize = 10;
-    pub const DURATION: usize = 11;
-    pub const BUILT_AT: usize = 12;
-    pub const FILENAME: usize = 13;
-    pub const FILESIZE: usize = 14;
-    pub const FILEHASH: usize = 15;
-    pub const FILE_ABI_TAG: usize = 16;
-    pub const PLATFORM_TAG: usize = 17;
-    pub const REQUIRES_PYTHON: usize = 18;
-    pub const DEPENDENCY: usize = 19;
-    pub const METADATA_HASH: usize = 20;
-    pub const YANK_REASON: usize = 21;
+    pub const SITE_URL: usize = 4;
+    pub const VERSION: usize = 5;
+    pub const VERSION_SKIP: usize = 6;
+    pub const RELEASED: usize = 7;
+    pub const YANKED: usize = 8;
+    pub const BUILD_ID: usize = 9;
+    pub const BUILD_ABI_TAG: usize = 10;
+    pub const STATUS: usize = 11;
+    pub const DURATION: usize = 12;
+    pub const BUILT_AT: usize = 13;
+    pub const FILENAME: usize = 14;
+    pub const FILESIZE: usize = 15;
+    pub const FILEHASH: usize = 16;
+    pub const FILE_ABI_TAG: usize = 17;
+    pub const PLATFORM_TAG: usize = 18;
+    pub const REQUIRES_PYTHON: usize = 19;
+    pub const DEPENDENCY: usize = 20;
+    pub const METADATA_HASH: usize = 21;
+    pub const YANK_REASON: usize = 22;
 }
 
 /// One row per package, version, build, published file and apt dependency down one chain of left
@@ -150,7 +153,7 @@ mod col {
 macro_rules! project_sql {
     ($filter:literal) => {
         concat!(
-            "SELECT p.package, p.skip, p.description, p.display_name, r.*
+            "SELECT p.package, p.skip, p.description, p.display_name, (SELECT s.url FROM piw.site s), r.*
                FROM piw.packages p
                LEFT JOIN LATERAL (
                     SELECT v.version, v.skip, v.released, v.yanked,
@@ -180,14 +183,21 @@ struct ProjectGrouper {
     current: Option<ProjectRows>,
 }
 
+/// What a package's rows say of the package itself (the same on each of its rows).
+struct Head {
+    skip: String,
+    description: String,
+    display_name: String,
+    site_url: String,
+}
+
 /// The rows of one package, before they are put in order. The joins repeat a version on each of
 /// its builds' rows, a build on each of its files' and a file on each of its dependencies': a
 /// value equal to the one taken last is passed over as it arrives (rows of one version, build or
 /// file usually come together), and [`ProjectRows::assemble`] drops the repeats that remain.
 struct ProjectRows {
     package: String,
-    /// `(skip, description, display_name)`.
-    head: (String, String, String),
+    head: Head,
     releases: Vec<Release>,
     builds: Vec<(String, Build)>,
     files: Vec<(String, File)>,
@@ -202,7 +212,12 @@ impl ProjectGrouper {
         let finished = match &self.current {
             Some(rows) if rows.package == package => None,
             _ => {
-                let head = (row.try_get(col::PACKAGE_SKIP)?, row.try_get(col::DESCRIPTION)?, row.try_get(col::DISPLAY_NAME)?);
+                let head = Head {
+                    skip: row.try_get(col::PACKAGE_SKIP)?,
+                    description: row.try_get(col::DESCRIPTION)?,
+                    display_name: row.try_get(col::DISPLAY_NAME)?,
+                    site_url: row.try_get::<_, Option<String>>(col::SITE_URL)?.unwrap_or_default(),
+                };
                 self.current.replace(ProjectRows::new(package, head)).map(ProjectRows::assemble)
             }
         };
@@ -228,7 +243,7 @@ impl Grouper for ProjectGrouper {
 }
 
 impl ProjectRows {
-    fn new(package: &str, head: (String, String, String)) -> Self {
+    fn new(package: &str, head: Head) -> Self {
         ProjectRows {
             package: package.to_owned(),
             head,
@@ -300,7 +315,14 @@ impl ProjectRows {
     /// Every sort key below is unique once the repeats are gone (version; build id; filename;
     /// filename and dependency), so unstable sorts give one order whatever order the rows came in.
     fn assemble(self) -> Project {
-        let ProjectRows { package, head: (skip, description, display_name), mut releases, mut builds, mut files, mut dependencies } = self;
+        let ProjectRows {
+            package,
+            head: Head { skip, description, display_name, site_url },
+            mut releases,
+            mut builds,
+            mut files,
+            mut dependencies,
+        } = self;
         releases.sort_unstable_by(|a, b| a.version.cmp(&b.version));
         releases.dedup_by(|a, b| a.version == b.version);
         builds
@@ -333,7 +355,7 @@ impl ProjectRows {
                 release.files.push(file);
             }
         }
-        Project { package, display_name, skip, description, releases: newest_first(releases) }
+        Project { package, display_name, site_url, skip, description, releases: newest_first(releases) }
     }
 }
 
