@@ -16,12 +16,18 @@ use piw::{
 /// Each wheel's outcome is printed on its own line, then how many were imported and how many
 /// not. Exit 0 when every wheel was imported; 1 when any was not (the others are imported all the
 /// same: each wheel is its own transaction).
+///
+/// With --backfill-metadata, instead: write the core metadata (FILENAME.metadata, PEP 658) of
+/// every published wheel imported before piw served it, reading each wheel where it is.
 #[derive(Debug, Parser)]
 #[command(name = "piw-import", version)]
 struct Args {
     /// The wheel files to import
-    #[arg(required = true, value_name = "WHEEL")]
+    #[arg(required_unless_present = "backfill_metadata", value_name = "WHEEL")]
     wheels: Vec<PathBuf>,
+    /// Write the missing core metadata of wheels imported already, instead of importing
+    #[arg(long, conflicts_with = "wheels")]
+    backfill_metadata: bool,
     /// Where the website lives (default: output_path from the configuration file, else PIW_HOME/www)
     #[arg(long, value_name = "DIR")]
     output_path: Option<PathBuf>,
@@ -37,11 +43,14 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let (wheels, json, quiet) = (args.wheels.clone(), args.json, args.common.quiet);
+    let (wheels, json, quiet, backfill) = (args.wheels.clone(), args.json, args.common.quiet, args.backfill_metadata);
     let run = Request { tool: "piw-import", common: &args.common, output_path: args.output_path.clone(), confirm: None, wait: args.wait };
     run.run(move |client, settings| {
         async move {
             let output = OutputDir::open(&settings.output_path).map_err(piw::Error::from)?;
+            if backfill {
+                return backfill_metadata(client, &output, json, quiet).await;
+            }
             let mut report = ImportReport::default();
             for wheel in &wheels {
                 let outcome = match request(piw::import::import_wheel(client, &output, wheel)).await {
@@ -66,4 +75,30 @@ fn main() -> ExitCode {
         }
         .boxed()
     })
+}
+
+/// `--backfill-metadata`: one line per wheel, then the counts; exit 1 when any could not be done.
+async fn backfill_metadata(client: &mut tokio_postgres::Client, output: &OutputDir, json: bool, quiet: bool) -> Result<String, CliError> {
+    let done = request(piw::import::backfill_metadata(client, output)).await?;
+    let failed = done.iter().filter(|b| b.outcome.is_err()).count();
+    if json {
+        let lines: Vec<serde_json::Value> = done
+            .iter()
+            .map(|b| match &b.outcome {
+                Ok(written) => serde_json::json!({"package": b.package, "filename": b.filename, "written": written}),
+                Err(error) => serde_json::json!({"package": b.package, "filename": b.filename, "error": error}),
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(lines));
+    } else if !quiet {
+        for backfilled in &done {
+            println!("{backfilled}");
+        }
+    }
+    let summary =
+        format!("metadata written for {} of {} wheel(s) without it", done.iter().filter(|b| b.outcome == Ok(true)).count(), done.len());
+    match failed {
+        0 => Ok(summary),
+        _ => Err(CliError::Failed(piw::Error::Import(format!("{summary}; {failed} could not be read")))),
+    }
 }

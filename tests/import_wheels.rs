@@ -258,3 +258,63 @@ async fn core_metadata_is_served_beside_its_wheel_and_goes_with_it() {
     assert!(root.join("simple/meta/meta-2.0-py3-none-any.whl.metadata").is_file(), "and keeps what a row has");
     listener.stop().await;
 }
+
+/// Wheels imported before piw served core metadata get it from `piw-import --backfill-metadata`,
+/// read from the wheel on disk; a wheel that is not there, or a link planted in its place, is
+/// reported and never read through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_writes_the_metadata_of_wheels_imported_before() {
+    use support::{
+        daemon::{drained, RunningListener},
+        fixtures::add_wheel,
+    };
+
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let out = output_dir();
+    let root = out.path();
+    let sources = tempfile::tempdir().unwrap();
+    let old = Wheel::new("old", "1.0");
+    let path = old.write_into(sources.path());
+    assert_eq!(import(&db, root, &["-q"], &[&path]).status.code(), Some(0));
+    // As before V014: no hash, no file.
+    client.execute("UPDATE piw.files SET metadata_hash = NULL", &[]).await.unwrap();
+    let metadata_file = root.join("simple/old/old-1.0-py3-none-any.whl.metadata");
+    std::fs::remove_file(&metadata_file).unwrap();
+    // A row whose wheel is missing, and one whose wheel is a link to a file outside the tree.
+    add_wheel(&client, "gone", "1.0", "none").await;
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), Wheel::new("linked", "1.0").bytes()).unwrap();
+    let linked = add_wheel(&client, "linked", "1.0", "none").await;
+    std::fs::create_dir_all(root.join("simple/linked")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), root.join("simple/linked").join(&linked)).unwrap();
+
+    let output = import(&db, root, &["--backfill-metadata"], &[]);
+
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "two could not be read: {stdout}\n{}", text(&output.stderr));
+    assert!(stdout.contains("metadata written for old-1.0-py3-none-any.whl (old)"), "{stdout}");
+    assert!(stdout.contains("no metadata for gone-1.0-py3-none-any.whl (gone)"), "{stdout}");
+    assert!(stdout.contains("no metadata for linked-1.0-py3-none-any.whl (linked)"), "{stdout}");
+    assert!(
+        text(&output.stderr).contains("metadata written for 1 of 3 wheel(s) without it; 2 could not be read"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(std::fs::read(&metadata_file).unwrap(), old.metadata().into_bytes());
+    assert!(!root.join("simple/linked").join(format!("{linked}.metadata")).exists(), "nothing read through the link");
+    let hashes: Vec<Option<String>> =
+        client.query("SELECT metadata_hash::text FROM piw.files ORDER BY filename", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(hashes.iter().filter(|h| h.is_some()).count(), 1, "{hashes:?}");
+
+    // The pages carry it once the listener has rebuilt them; a second run has nothing to do.
+    let listener = RunningListener::start(&db, root.to_owned());
+    drained(&client).await;
+    let page = std::fs::read_to_string(root.join("simple/old/index.html")).unwrap();
+    assert!(page.contains("data-core-metadata=\"sha256="), "{page}");
+    listener.stop().await;
+    client.execute("DELETE FROM piw.files WHERE metadata_hash IS NULL", &[]).await.unwrap();
+    let again = import(&db, root, &["--backfill-metadata"], &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).is_empty(), "{}", text(&again.stdout));
+}

@@ -103,6 +103,22 @@ pub fn create_new(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<std::fs::File
     Ok(std::fs::File::from(fd))
 }
 
+/// `name` in `dir` opened for reading when it is a regular file; `None` when it is missing or
+/// anything else (a link is not followed, a FIFO or device not opened for long: NONBLOCK, and
+/// the type is checked on what was opened).
+pub fn open_regular(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<std::fs::File>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::LOOP) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
+        return Ok(None);
+    }
+    Ok(Some(std::fs::File::from(fd)))
+}
+
 /// Whether `name` in `dir` is a regular file holding exactly `bytes`, read a piece at a time (the
 /// simple root and the search index of a big site are tens of megabytes). Anything else (a link,
 /// a FIFO, a device, a directory, nothing) does not hold them and is not opened.

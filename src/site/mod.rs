@@ -159,6 +159,16 @@ impl OutputDir {
         })
     }
 
+    /// The regular file at `relative`, open for reading; `None` when there is none (a link there
+    /// is not followed, a directory component that is a link is refused: nothing outside the
+    /// output path is ever read through it).
+    pub fn open_file(&self, relative: &Path) -> Result<Option<std::fs::File>, OutputError> {
+        let Some(Parent { dir, name, .. }) = self.parent(relative, false, &mut CheckedDirs::new(0))? else {
+            return Ok(None);
+        };
+        fs::open_regular(dir.as_fd(), name).map_err(|e| OutputError::io("cannot open", relative, e))
+    }
+
     /// Remove the file at `relative` (and any temporary file of it); a file already gone is fine.
     /// A link there is removed itself. Returns whether something was removed.
     pub fn remove_file(&self, relative: &Path) -> Result<bool, OutputError> {

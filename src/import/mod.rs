@@ -1,6 +1,10 @@
 //! Importing built wheels: the rows an importer writes, and the wheel put in place beside its
 //! simple page. (piwheels' builders do this; piw-import does it for wheels built anywhere.)
 
+mod backfill;
+
+pub use backfill::{backfill_metadata, Backfilled};
+
 use std::{
     io::{Read, Seek, Write},
     path::{Path, PathBuf},
