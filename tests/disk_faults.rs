@@ -139,7 +139,9 @@ impl Drop for Tmpfs {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_fails_writes_cleanly_until_space_is_made() {
-    let Some(disk) = Tmpfs::mount("512k") else {
+    // Room for the 20 packages' pages (four each, with their JSON twins) and wheels, once the
+    // filler is gone: tmpfs counts whole 4 KiB pages per file.
+    let Some(disk) = Tmpfs::mount("2m") else {
         println!("disk faults: cannot mount a tmpfs here; the full disk is covered by the file-size limit test only");
         return;
     };
