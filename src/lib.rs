@@ -10,6 +10,7 @@ pub mod config;
 pub mod connect;
 pub mod db;
 pub mod error;
+pub mod hashing;
 pub mod import;
 pub mod listener;
 pub mod pages;

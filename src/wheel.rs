@@ -192,21 +192,10 @@ fn check_record<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, dist_info: &str) -
 
 /// Size and digest of an entry's contents, a piece at a time.
 fn hash_entry<D: Digest>(entry: &mut impl Read) -> Result<(u64, Vec<u8>), WheelError> {
-    let mut hasher = D::new();
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = match entry.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            // A deflate stream that does not decode, a CRC that does not match.
-            Err(e) => return Err(WheelError::Record(format!("an entry cannot be read: {e}"))),
-        };
-        hasher.update(&buffer[..n]);
-        size += n as u64;
-    }
-    Ok((size, hasher.finalize().to_vec()))
+    let mut hashing = crate::hashing::HashingWriter::<_, D>::new(std::io::sink());
+    // A deflate stream that does not decode, a CRC that does not match: the entry cannot be read.
+    let size = std::io::copy(entry, &mut hashing).map_err(|e| WheelError::Record(format!("an entry cannot be read: {e}")))?;
+    Ok((size, hashing.finalize()))
 }
 
 /// PEP 503: lower case, runs of `-`, `_` and `.` as one `-`.

@@ -61,23 +61,7 @@ async fn pip_downloads_from_the_simple_index_before_and_after_a_removal() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     let out = output_dir();
-    let wheels = tempfile::tempdir().unwrap();
-    let made = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sample_wheels.py"))
-        .arg(wheels.path())
-        .output()
-        .expect("python3 examples/sample_wheels.py");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-
-    let import = Command::new(env!("CARGO_BIN_EXE_piw-import"))
-        .args(["-q", "--output-path"])
-        .arg(out.path())
-        .arg("--dsn")
-        .arg(db.dsn())
-        .args(std::fs::read_dir(wheels.path()).unwrap().map(|e| e.unwrap().path()))
-        .output()
-        .unwrap();
-    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    support::wheels::import_samples(&db.dsn(), out.path());
     let listener = RunningListener::start(&db, out.path().to_owned());
     drained(&client).await;
     let page = std::fs::read_to_string(out.path().join("simple/hello-world/index.html")).unwrap();

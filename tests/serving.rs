@@ -17,23 +17,7 @@ async fn pip_gets_json_and_core_metadata_from_nginx() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     let out = output_dir();
-    let wheels = tempfile::tempdir().unwrap();
-    let made = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sample_wheels.py"))
-        .arg(wheels.path())
-        .output()
-        .expect("python3 examples/sample_wheels.py");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let import = Command::new(support::tool_exe("piw-import"))
-        .args(["-q", "--output-path"])
-        .arg(out.path())
-        .arg("--dsn")
-        .arg(db.dsn())
-        .args(std::fs::read_dir(wheels.path()).unwrap().map(|e| e.unwrap().path()))
-        .env_remove("PIW_DSN")
-        .output()
-        .unwrap();
-    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    support::wheels::import_samples(&db.dsn(), out.path());
     let listener = RunningListener::start(&db, out.path().to_owned());
     client.batch_execute("CALL piw.rebuild('index')").await.unwrap();
     drained(&client).await;

@@ -361,21 +361,9 @@ fn open_wheel(path: &Path, shown_name: &str) -> Result<std::fs::File> {
 
 /// Copy `source` into `target` a piece at a time; its size and SHA-256 (hex).
 fn copy_hashing(source: &mut impl Read, target: &mut impl std::io::Write) -> std::io::Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = match source.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buffer[..n]);
-        target.write_all(&buffer[..n])?;
-        size += n as u64;
-    }
-    Ok((size, hex::encode(hasher.finalize())))
+    let mut hashing = crate::hashing::HashingWriter::<_, Sha256>::new(target);
+    let size = std::io::copy(source, &mut hashing)?;
+    Ok((size, hex::encode(hashing.finalize())))
 }
 
 #[cfg(test)]

@@ -118,3 +118,26 @@ impl Wheel {
         zip.finish().expect("finish the zip").into_inner()
     }
 }
+
+/// Import with `piw-import` (into the database `dsn`, the tree `output`) the wheels that
+/// `examples/sample_wheels.py` writes, as the README's quick start does: hello-world 1.0 and 2.0
+/// (Requires-Python >=3.7) and piw-demo 0.1, real wheels pip installs.
+pub fn import_samples(dsn: &str, output: &Path) {
+    let wheels = tempfile::tempdir().expect("a directory for the sample wheels");
+    let made = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sample_wheels.py"))
+        .arg(wheels.path())
+        .output()
+        .expect("python3 examples/sample_wheels.py");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let import = std::process::Command::new(super::tool_exe("piw-import"))
+        .args(["-q", "--output-path"])
+        .arg(output)
+        .arg("--dsn")
+        .arg(dsn)
+        .args(std::fs::read_dir(wheels.path()).expect("the sample wheels").map(|e| e.expect("a sample wheel").path()))
+        .env_remove("PIW_DSN")
+        .output()
+        .expect("run piw-import");
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+}
