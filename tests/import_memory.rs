@@ -31,7 +31,10 @@ async fn importing_a_big_wheel_takes_memory_independent_of_its_size() {
     // count the test process's pages it shared between fork and exec). It only grows: the last
     // reading before the exit is the peak, but for the last few milliseconds.
     let mut peak_kib = 0usize;
+    // The limit only keeps an importer that never ends from hanging the test.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     let status = loop {
+        assert!(std::time::Instant::now() < deadline, "piw-import did not finish within 300 s");
         if let Some(status) = child.try_wait().expect("wait for piw-import") {
             break status;
         }

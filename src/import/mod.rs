@@ -161,12 +161,18 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
     // Statements go unnamed, with their types (see admin.rs): fit for a transaction-mode pooler.
     let row = transaction
         .query_typed_one(
+            // In the same statement: the project's own spelling of its name, as its latest wheel
+            // gives it, and the wheel's Summary as the description of a package that has none
+            // (an admin's stays).
             "WITH p AS (
-                 INSERT INTO piw.packages (package) VALUES (piw.normalize_name($1))
-                 ON CONFLICT (package) DO UPDATE SET package = excluded.package
+                 INSERT INTO piw.packages AS old (package, display_name, description)
+                 VALUES (piw.normalize_name($1), $2, coalesce($3, ''))
+                 ON CONFLICT (package) DO UPDATE
+                    SET display_name = excluded.display_name,
+                        description = CASE WHEN old.description = '' THEN excluded.description ELSE old.description END
                  RETURNING package, skip)
              SELECT p.package, p.skip FROM p",
-            &[(&name.distribution, Type::TEXT)],
+            &[(&name.distribution, Type::TEXT), (&metadata.name, Type::TEXT), (&metadata.summary, Type::TEXT)],
         )
         .await?;
     let package: String = row.try_get(0)?;
@@ -185,23 +191,6 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
         .try_get(0)?;
     if !version_skip.is_empty() {
         return Err(Error::Import(format!("version {} of package {package} is skipped ({version_skip})", name.version)));
-    }
-    // The project's own spelling of its name, as its latest wheel gives it (written only when it
-    // changes: an UPDATE queues the package's pages).
-    transaction
-        .query_typed(
-            "UPDATE piw.packages SET display_name = $2 WHERE package = $1 AND display_name IS DISTINCT FROM $2",
-            &[(&package, Type::TEXT), (&metadata.name, Type::TEXT)],
-        )
-        .await?;
-    if let Some(summary) = &metadata.summary {
-        // The package's description, when it has none yet (an admin's stays).
-        transaction
-            .query_typed(
-                "UPDATE piw.packages SET description = $2 WHERE package = $1 AND description = ''",
-                &[(&package, Type::TEXT), (summary, Type::TEXT)],
-            )
-            .await?;
     }
     // Until we commit, a listener must not take the wheel we are about to write for one whose
     // deletion is queued (the same file imported earlier and removed).
