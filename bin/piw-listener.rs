@@ -1,107 +1,19 @@
 //! piw-listener: the daemon that carries out queued file deletions and page rebuilds.
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::process::ExitCode;
 
 use clap::Parser;
-use piw::{
-    cli::{finish, CliError, CommonArgs},
-    db,
-    listener::{self, ListenerOptions},
-};
-use tokio::signal::unix::{signal, SignalKind};
-use tokio_util::sync::CancellationToken;
-
-/// Carry out the queued work: delete removed wheels and rewrite the pages of the website under the
-/// output path, until stopped. SIGTERM or SIGINT finish the jobs in hand (handing back those that
-/// take longer than --shutdown-timeout), then exit 0. Several listeners may share one database.
-#[derive(Debug, Parser)]
-#[command(name = "piw-listener", version)]
-struct Args {
-    /// Where the website lives (default: output_path from the configuration file, else PIW_HOME/www)
-    #[arg(long, value_name = "DIR")]
-    output_path: Option<PathBuf>,
-    /// Jobs carried out at once
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    workers: u16,
-    /// Seconds before a failed job is first retried (doubling with each attempt, up to 5 minutes)
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
-    retry_delay: f64,
-    /// Attempts before a job is marked failed (CALL piw.retry_failed() queues it again)
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
-    max_attempts: i32,
-    /// Seconds between reads of the queue when no notification arrives
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
-    poll_interval: f64,
-    /// Seconds a claimed job stays ours without a heartbeat (the jobs of a listener that is alive
-    /// but stuck return after it; a killed one's return at once)
-    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    lease: f64,
-    /// Seconds the jobs in hand may take to finish on SIGTERM or SIGINT before they are handed
-    /// back to the queue unfinished
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    shutdown_timeout: f64,
-    #[command(flatten)]
-    common: CommonArgs,
-}
-
-fn seconds(value: f64, name: &str) -> Result<Duration, CliError> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| CliError::Failed(piw::Error::Usage(format!("--{name} must be a positive number of seconds"))))
-}
+use piw::cli::tools::listener;
 
 /// mimalloc rather than glibc's malloc: a streamed rebuild allocates each package's rows on a
 /// runtime thread and frees them on a writer thread, where glibc's arenas spent a tenth of the
 /// listener's time (`perf`). Callgrind, user-space instructions per small rebuild: 724M → 611M.
 /// Built without transparent huge pages (`no_thp`): with them its arenas were committed in 2 MB
 /// pages, and the listener's peak RSS in a small rebuild went from 10 MB to 38 MB (14 MB without).
+/// Here rather than in the library: an allocator is the binary's choice, and the tools and the
+/// tests keep the system's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => return finish("piw-listener", Err(piw::Error::Io { context: "cannot start the runtime".into(), source: e }.into())),
-    };
-    let code = runtime.block_on(async { finish("piw-listener", run(args).await) });
-    // A job abandoned at shutdown (see --shutdown-timeout) may still be blocked in the file
-    // system; its work went back to the queue: do not wait for it.
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    code
-}
-
-async fn run(args: Args) -> Result<(), CliError> {
-    args.common.init_logging()?;
-    let settings = args.common.settings(args.output_path.clone())?;
-    let mut options = ListenerOptions::new(settings.output_path.clone());
-    options.workers = usize::from(args.workers);
-    options.retry_delay = seconds(args.retry_delay, "retry-delay")?;
-    options.max_attempts = args.max_attempts;
-    options.poll_interval = seconds(args.poll_interval, "poll-interval")?;
-    options.lease = seconds(args.lease, "lease")?;
-    options.heartbeat_interval = (options.lease / 3).min(Duration::from_secs(1));
-    options.shutdown_timeout = seconds(args.shutdown_timeout, "shutdown-timeout")?;
-
-    let cancel = CancellationToken::new();
-    let mut terminate =
-        signal(SignalKind::terminate()).map_err(|e| piw::Error::Io { context: "cannot handle SIGTERM".into(), source: e })?;
-    let mut interrupt =
-        signal(SignalKind::interrupt()).map_err(|e| piw::Error::Io { context: "cannot handle SIGINT".into(), source: e })?;
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = terminate.recv() => tracing::info!("SIGTERM: finishing the jobs in hand"),
-            _ = interrupt.recv() => tracing::info!("SIGINT: finishing the jobs in hand"),
-        }
-        on_signal.cancel();
-    });
-
-    // The embedded cluster may take a while to create on first use; a signal meanwhile still stops us.
-    let connector = tokio::select! {
-        connector = db::connector(&settings.database) => connector?,
-        () = cancel.cancelled() => return Ok(()),
-    };
-    listener::run(connector, options, cancel).await?;
-    Ok(())
+    listener::run(listener::Args::parse())
 }

@@ -2,48 +2,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use piw::cli::{request, CommonArgs, FutureExt, Request};
-
-/// Mark a package, or one version of it, so that it is never built again and its files are no
-/// longer published; with --unskip, clear the mark. The pages are rebuilt either way.
-#[derive(Debug, Parser)]
-#[command(name = "piw-skip", version)]
-struct Args {
-    /// The package to skip
-    package: String,
-    /// The version to skip (omit to skip the whole package)
-    #[arg(value_name = "VERSION")]
-    package_version: Option<String>,
-    /// Why it is skipped (shown on the project page)
-    #[arg(long, value_name = "TEXT", default_value = "skipped by admin", conflicts_with = "unskip")]
-    reason: String,
-    /// Clear the skip mark instead
-    #[arg(long)]
-    unskip: bool,
-    /// Wait until the listener has rebuilt the pages
-    #[arg(long)]
-    wait: bool,
-    #[command(flatten)]
-    common: CommonArgs,
-}
+use piw::cli::tools::skip;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let (package, version, reason, unskip) = (args.package.clone(), args.package_version.clone(), args.reason.clone(), args.unskip);
-    Request { tool: "piw-skip", common: &args.common, output_path: None, confirm: None, wait: args.wait }.run(move |client, _| {
-        async move {
-            match (&version, unskip) {
-                (None, false) => request(piw::admin::skip_package(client, &package, &reason)).await?,
-                (None, true) => request(piw::admin::unskip_package(client, &package)).await?,
-                (Some(version), false) => request(piw::admin::skip_version(client, &package, version, &reason)).await?,
-                (Some(version), true) => request(piw::admin::unskip_version(client, &package, version)).await?,
-            }
-            let what = match &version {
-                Some(version) => format!("version {version} of package {package}"),
-                None => format!("package {package}"),
-            };
-            Ok(format!("{} {what}", if unskip { "unskipped" } else { "skipped" }))
-        }
-        .boxed()
-    })
+    skip::run(skip::Args::parse())
 }

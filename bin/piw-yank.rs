@@ -2,45 +2,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use piw::cli::{request, CommonArgs, FutureExt, Request};
-
-/// Yank a version (PEP 592): its files stay published, marked yanked, so pip and uv skip them
-/// unless the version is pinned (and then show the reason); with --undo, unyank it. The pages
-/// are rebuilt either way.
-#[derive(Debug, Parser)]
-#[command(name = "piw-yank", version)]
-struct Args {
-    /// The package
-    package: String,
-    /// The version to yank
-    #[arg(value_name = "VERSION")]
-    package_version: String,
-    /// Why it is yanked (shown by installers and on the project page)
-    #[arg(long, value_name = "TEXT", default_value = "", conflicts_with = "undo")]
-    reason: String,
-    /// Unyank the version instead
-    #[arg(long)]
-    undo: bool,
-    /// Wait until the listener has rebuilt the pages
-    #[arg(long)]
-    wait: bool,
-    #[command(flatten)]
-    common: CommonArgs,
-}
+use piw::cli::tools::yank;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let (package, version, reason, undo) = (args.package.clone(), args.package_version.clone(), args.reason.clone(), args.undo);
-    Request { tool: "piw-yank", common: &args.common, output_path: None, confirm: None, wait: args.wait }.run(move |client, _| {
-        async move {
-            if undo {
-                request(piw::admin::unyank_version(client, &package, &version)).await?;
-                Ok(format!("unyanked version {version} of package {package}"))
-            } else {
-                request(piw::admin::yank_version(client, &package, &version, &reason)).await?;
-                Ok(format!("yanked version {version} of package {package}"))
-            }
-        }
-        .boxed()
-    })
+    yank::run(yank::Args::parse())
 }

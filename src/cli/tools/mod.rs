@@ -1,0 +1,30 @@
+//! One module per tool: its arguments (a clap `Parser` named `Args`, whose doc comment is the
+//! tool's help) and `run`, which carries them out and gives the exit code. `bin/piw-TOOL.rs`
+//! parses and calls `run`, nothing more.
+//!
+//! A new tool is a module here, a line in [`commands`], and its thin binary in `bin/` (with its
+//! `[[bin]]` in Cargo.toml). Its man page and completions then follow from [`commands`]
+//! (`PIW_BLESS=1 cargo test --test manual` writes them under `deploy/`).
+
+use clap::CommandFactory;
+
+pub mod import;
+pub mod initdb;
+pub mod listener;
+pub mod rebuild;
+pub mod remove;
+pub mod skip;
+pub mod yank;
+
+/// Every tool's command line (name, about, arguments), in alphabetical order.
+pub fn commands() -> Vec<clap::Command> {
+    vec![
+        import::Args::command(),
+        initdb::Args::command(),
+        listener::Args::command(),
+        rebuild::Args::command(),
+        remove::Args::command(),
+        skip::Args::command(),
+        yank::Args::command(),
+    ]
+}
