@@ -1,21 +1,14 @@
 //! The options every tool takes, and the logging they set up.
 
-use std::{
-    fs::OpenOptions,
-    io::IsTerminal,
-    path::{Path, PathBuf},
-    sync::Mutex,
-};
+use std::path::PathBuf;
 
-use tracing_subscriber::{
-    filter::{LevelFilter, Targets},
-    layer::SubscriberExt,
-    util::SubscriberInitExt,
-    Layer,
-};
+use tracing_subscriber::filter::LevelFilter;
 
-use super::CliError;
-use crate::{config::Settings, error::Error};
+use super::{
+    logging::{self, Levels, LogFormat},
+    CliError,
+};
+use crate::config::Settings;
 
 /// Options common to every tool, as in the original piwheels tools.
 #[derive(Debug, Clone, clap::Args)]
@@ -38,6 +31,10 @@ pub struct CommonArgs {
     /// ./piw-data) is created and started on first use
     #[arg(long, env = "PIW_DSN", value_name = "DSN", hide_env_values = true)]
     pub dsn: Option<String>,
+    /// How log lines are written, on stderr and in the log file: text, or json (one JSON object per
+    /// line, for log shippers)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 impl CommonArgs {
@@ -46,42 +43,17 @@ impl CommonArgs {
         Ok(Settings::resolve(self.dsn.clone(), output_path, self.configuration.as_deref())?)
     }
 
-    /// Log to stderr (and the log file, if any) at the level -q / -v ask for.
+    /// Log to stderr (and the log file, if any) at the level -q / -v ask for, in --log-format.
     pub fn init_logging(&self) -> Result<(), CliError> {
-        let level = if self.quiet {
+        let console = if self.quiet {
             LevelFilter::WARN
         } else if self.verbose {
             LevelFilter::DEBUG
         } else {
             LevelFilter::INFO
         };
-        // tokio-postgres logs every server NOTICE at info; they are not ours to show.
-        let quiet_driver = |level| Targets::new().with_default(level).with_target("tokio_postgres", LevelFilter::WARN);
-        let console = tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_target(false)
-            .without_time()
-            .with_filter(quiet_driver(level));
-        let file = match &self.log_file {
-            Some(path) => Some(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(Mutex::new(open_log(path)?))
-                    .with_ansi(false)
-                    .with_filter(quiet_driver(if self.verbose { LevelFilter::DEBUG } else { LevelFilter::INFO })),
-            ),
-            None => None,
-        };
-        // A second initialisation (tests calling tools in-process) keeps the first subscriber.
-        let _ = tracing_subscriber::registry().with(console).with(file).try_init();
-        Ok(())
+        // The file keeps info even with -q: it is the record, stderr is what the operator watches.
+        let file = if self.verbose { LevelFilter::DEBUG } else { LevelFilter::INFO };
+        logging::init(self.log_format, Levels { console, file }, self.log_file.as_deref())
     }
-}
-
-fn open_log(path: &Path) -> Result<std::fs::File, CliError> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| CliError::Failed(Error::Io { context: format!("cannot open log file {}", path.display()), source: e }))
 }

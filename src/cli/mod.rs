@@ -5,6 +5,7 @@
 //! from which the man pages and shell completions under `deploy/` are made.
 
 mod common;
+mod logging;
 mod outcome;
 mod prompt;
 mod request;
@@ -12,6 +13,7 @@ pub mod tools;
 
 pub use common::CommonArgs;
 pub use futures_util::FutureExt;
+pub use logging::LogFormat;
 pub use outcome::{finish, CliError, EXIT_CONNECTION_LOST};
 pub use prompt::confirm;
 pub use request::{request, wait_until_drained, Request, RequestBody};

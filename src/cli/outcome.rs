@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use super::logging::{self, LogFormat};
 use crate::error::Error;
 
 /// How a tool run ended, other than success.
@@ -27,11 +28,16 @@ pub const EXIT_CONNECTION_LOST: u8 = 3;
 
 impl CliError {
     pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.code())
+    }
+
+    /// The exit code as a number (`ExitCode` cannot be read back), for the JSON failure line.
+    pub fn code(&self) -> u8 {
         match self {
-            CliError::Failed(Error::Usage(_)) => ExitCode::from(2),
-            CliError::Failed(_) => ExitCode::from(1),
-            CliError::Declined(_) => ExitCode::from(2),
-            CliError::LostWhileWaiting(_) | CliError::LostBeforeAnswer(_) => ExitCode::from(EXIT_CONNECTION_LOST),
+            CliError::Failed(Error::Usage(_)) => 2,
+            CliError::Failed(_) => 1,
+            CliError::Declined(_) => 2,
+            CliError::LostWhileWaiting(_) | CliError::LostBeforeAnswer(_) => EXIT_CONNECTION_LOST,
         }
     }
 
@@ -46,13 +52,14 @@ impl CliError {
     }
 }
 
-/// Print a failure as one line on stderr and turn the outcome into the process's exit code.
-pub fn finish(tool: &str, outcome: Result<(), CliError>) -> ExitCode {
+/// Print a failure as one line on stderr (in the tool's `--log-format`) and turn the outcome into
+/// the process's exit code.
+pub fn finish(tool: &str, format: LogFormat, outcome: Result<(), CliError>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let line = error.to_string().replace('\n', " ");
-            eprintln!("{tool}: {line}");
+            logging::failure(format, tool, &line, error.code());
             error.exit_code()
         }
     }

@@ -30,12 +30,12 @@ impl Request<'_> {
     where
         F: for<'c> FnOnce(&'c mut tokio_postgres::Client, &'c Settings) -> RequestBody<'c>,
     {
-        let tool = self.tool;
+        let (tool, format) = (self.tool, self.common.log_format);
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime,
-            Err(e) => return finish(tool, Err(CliError::Failed(Error::io("cannot start the runtime", e)))),
+            Err(e) => return finish(tool, format, Err(CliError::Failed(Error::io("cannot start the runtime", e)))),
         };
-        finish(tool, runtime.block_on(self.carry_out(body)))
+        finish(tool, format, runtime.block_on(self.carry_out(body)))
     }
 
     async fn carry_out<F>(self, body: F) -> Result<(), CliError>

@@ -124,6 +124,16 @@ impl ListenerProcess {
 
     /// SIGTERM, and wait for a clean exit (status 0).
     pub fn stop(mut self) {
+        self.stop_here();
+    }
+
+    /// [`Self::stop`], then what it printed on stderr, its last lines included.
+    pub fn stop_and_read_log(mut self) -> String {
+        self.stop_here();
+        self.log()
+    }
+
+    fn stop_here(&mut self) {
         // A SIGTERM before the listener handles it (a process just started, whose queue was
         // drained already) would kill it, not stop it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -19,11 +19,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
+    let format = args.common.log_format;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(e) => return finish("piw-initdb", Err(CliError::Failed(crate::Error::io("cannot start the runtime", e)))),
+        Err(e) => return finish("piw-initdb", format, Err(CliError::Failed(crate::Error::io("cannot start the runtime", e)))),
     };
-    finish("piw-initdb", runtime.block_on(migrate(args)))
+    finish("piw-initdb", format, runtime.block_on(migrate(args)))
 }
 
 async fn migrate(args: Args) -> Result<(), CliError> {

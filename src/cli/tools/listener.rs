@@ -53,11 +53,14 @@ fn seconds(value: f64, name: &str) -> Result<Duration, CliError> {
 
 /// Run the listener until SIGTERM or SIGINT, on a multi-threaded runtime.
 pub fn run(args: Args) -> ExitCode {
+    let format = args.common.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(e) => return finish("piw-listener", Err(crate::Error::Io { context: "cannot start the runtime".into(), source: e }.into())),
+        Err(e) => {
+            return finish("piw-listener", format, Err(crate::Error::Io { context: "cannot start the runtime".into(), source: e }.into()))
+        }
     };
-    let code = runtime.block_on(async { finish("piw-listener", listen(args).await) });
+    let code = runtime.block_on(async { finish("piw-listener", format, listen(args).await) });
     // A job abandoned at shutdown (see --shutdown-timeout) may still be blocked in the file
     // system; its work went back to the queue: do not wait for it.
     runtime.shutdown_timeout(Duration::from_millis(100));
