@@ -29,7 +29,8 @@ fn generated() -> BTreeMap<PathBuf, Vec<u8>> {
         let name = command.get_name().to_owned();
         let mut page = Vec::new();
         clap_mangen::Man::new(command.clone()).render(&mut page).expect("render the man page");
-        files.insert(PathBuf::from(format!("man/{name}.1")), page);
+        // man1/ under man/, as in a MANPATH directory: `MANPATH=deploy/man man piw-listener`.
+        files.insert(PathBuf::from(format!("man/man1/{name}.1")), page);
         for (shell, path) in [
             (Shell::Bash, format!("completions/bash/{name}")),
             (Shell::Zsh, format!("completions/zsh/_{name}")),
