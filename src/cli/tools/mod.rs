@@ -3,8 +3,10 @@
 //! parses and calls `run`, nothing more.
 //!
 //! A new tool is a module here, a line in [`commands`], and its thin binary in `bin/` (with its
-//! `[[bin]]` in Cargo.toml). Its man page and completions then follow from [`commands`]
-//! (`PIW_BLESS=1 cargo test --test manual` writes them under `deploy/`).
+//! `[[bin]]` in Cargo.toml, and a line in `tool_exe` of tests/support/mod.rs). Its man page and
+//! completions then follow from [`commands`] (`PIW_BLESS=1 cargo test --test manual` writes them
+//! under `deploy/`); tests/manual.rs fails while a `[[bin]]` is missing from [`commands`], and
+//! tests/cli.rs runs `--help` and `--version` of every tool listed.
 
 use clap::CommandFactory;
 
