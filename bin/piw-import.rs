@@ -3,7 +3,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use piw::{
-    cli::{request, CliError, CommonArgs, FutureExt, Request},
+    cli::{request, wait_for_requests, CliError, CommonArgs, FutureExt, Request, WaitArgs},
     import::{ImportReport, Outcome},
     site::OutputDir,
 };
@@ -34,9 +34,8 @@ struct Args {
     /// Print the outcomes as one JSON document on stdout instead of lines
     #[arg(long)]
     json: bool,
-    /// Wait until the listener has rebuilt the pages
-    #[arg(long)]
-    wait: bool,
+    #[command(flatten)]
+    wait: WaitArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -44,8 +43,19 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let (wheels, json, quiet, backfill) = (args.wheels.clone(), args.json, args.common.quiet, args.backfill_metadata);
-    let run = Request { tool: "piw-import", common: &args.common, output_path: args.output_path.clone(), confirm: None, wait: args.wait };
+    let wait = args.wait.wait();
+    // --wait is the import's own: each wheel is a transaction (a request) of its own.
+    let run = Request {
+        tool: "piw-import",
+        common: &args.common,
+        output_path: args.output_path.clone(),
+        confirm: None,
+        preview: false,
+        wait: None,
+        dry_run: false,
+    };
     run.run(move |client, settings| {
+        let wheels = wheels.clone();
         async move {
             let output = OutputDir::open(&settings.output_path).map_err(piw::Error::from)?;
             if backfill {
@@ -67,6 +77,11 @@ fn main() -> ExitCode {
             }
             if json {
                 println!("{}", report.to_json());
+            }
+            if let Some(wait) = wait {
+                let requests = report.requests();
+                let total = request(piw::request::outstanding(&*client, &requests)).await?.len() as u64;
+                wait_for_requests(client, &requests, total, wait).await?;
             }
             match report.not_imported() {
                 0 => Ok(report.summary()),

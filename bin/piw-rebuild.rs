@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use piw::{
     admin::Part,
-    cli::{request, CommonArgs, FutureExt, Request},
+    cli::{request, CommonArgs, FutureExt, Request, WaitArgs},
 };
 
 /// Queue a rebuild of part of the website, e.g. after manual fixes to the database or the file
@@ -22,9 +22,11 @@ struct Args {
     /// Run non-interactively; never prompt during operation
     #[arg(short, long)]
     yes: bool,
-    /// Wait until the listener has rebuilt the pages
+    /// Print what would change and change nothing
     #[arg(long)]
-    wait: bool,
+    dry_run: bool,
+    #[command(flatten)]
+    wait: WaitArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -35,7 +37,8 @@ fn main() -> ExitCode {
     let confirm =
         every_package.then(|| (format!("Rebuild the {} pages of every package? This can take a long time.", args.part.as_str()), args.yes));
     let (part, package) = (args.part, args.package.clone());
-    Request { tool: "piw-rebuild", common: &args.common, output_path: None, confirm, wait: args.wait }.run(move |client, _| {
+    Request { tool: "piw-rebuild", common: &args.common, output_path: None, confirm, preview: false, wait: args.wait.wait(), dry_run: args.dry_run }.run(move |client, _| {
+        let package = package.clone();
         async move {
             request(piw::admin::rebuild(client, part, package.as_deref())).await?;
             Ok(match package {

@@ -2,7 +2,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use piw::cli::{request, CommonArgs, FutureExt, Request};
+use piw::cli::{request, CommonArgs, FutureExt, Request, WaitArgs};
 
 /// Mark a package, or one version of it, so that it is never built again and its files are no
 /// longer published; with --unskip, clear the mark. The pages are rebuilt either way.
@@ -20,9 +20,11 @@ struct Args {
     /// Clear the skip mark instead
     #[arg(long)]
     unskip: bool,
-    /// Wait until the listener has rebuilt the pages
+    /// Print what would change and change nothing
     #[arg(long)]
-    wait: bool,
+    dry_run: bool,
+    #[command(flatten)]
+    wait: WaitArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -30,7 +32,8 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let (package, version, reason, unskip) = (args.package.clone(), args.package_version.clone(), args.reason.clone(), args.unskip);
-    Request { tool: "piw-skip", common: &args.common, output_path: None, confirm: None, wait: args.wait }.run(move |client, _| {
+    Request { tool: "piw-skip", common: &args.common, output_path: None, confirm: None, preview: false, wait: args.wait.wait(), dry_run: args.dry_run }.run(move |client, _| {
+        let (package, version, reason) = (package.clone(), version.clone(), reason.clone());
         async move {
             match (&version, unskip) {
                 (None, false) => request(piw::admin::skip_package(client, &package, &reason)).await?,

@@ -2,7 +2,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use piw::cli::{request, CommonArgs, FutureExt, Request};
+use piw::cli::{request, CommonArgs, FutureExt, Request, WaitArgs};
 
 /// Yank a version (PEP 592): its files stay published, marked yanked, so pip and uv skip them
 /// unless the version is pinned (and then show the reason); with --undo, unyank it. The pages
@@ -21,9 +21,11 @@ struct Args {
     /// Unyank the version instead
     #[arg(long)]
     undo: bool,
-    /// Wait until the listener has rebuilt the pages
+    /// Print what would change and change nothing
     #[arg(long)]
-    wait: bool,
+    dry_run: bool,
+    #[command(flatten)]
+    wait: WaitArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -31,7 +33,8 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let (package, version, reason, undo) = (args.package.clone(), args.package_version.clone(), args.reason.clone(), args.undo);
-    Request { tool: "piw-yank", common: &args.common, output_path: None, confirm: None, wait: args.wait }.run(move |client, _| {
+    Request { tool: "piw-yank", common: &args.common, output_path: None, confirm: None, preview: false, wait: args.wait.wait(), dry_run: args.dry_run }.run(move |client, _| {
+        let (package, version, reason) = (package.clone(), version.clone(), reason.clone());
         async move {
             if undo {
                 request(piw::admin::unyank_version(client, &package, &version)).await?;
