@@ -9,5 +9,8 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'piw_reader') THEN
         CREATE ROLE piw_reader NOLOGIN;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'piw_operator') THEN
+        CREATE ROLE piw_operator NOLOGIN;
+    END IF;
 END
 $$;

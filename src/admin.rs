@@ -96,6 +96,16 @@ pub async fn retry_failed(client: &impl GenericClient) -> Result<()> {
     call(client, "CALL piw.retry_failed()", &[]).await
 }
 
+/// `CALL piw.retry_jobs(package, job_id)`: one failed job, a package's, or (both `None`) all.
+pub async fn retry_jobs(client: &impl GenericClient, package: Option<&str>, job_id: Option<i64>) -> Result<()> {
+    call(client, "CALL piw.retry_jobs($1, $2)", &[(&package, Type::TEXT), (&job_id, Type::INT8)]).await
+}
+
+/// `CALL piw.cancel_jobs(package)`.
+pub async fn cancel_jobs(client: &impl GenericClient, package: &str) -> Result<()> {
+    call(client, "CALL piw.cancel_jobs($1)", &[(&package, Type::TEXT)]).await
+}
+
 /// `piw.normalize_name(name)`: the PEP 503 form, as the database computes it.
 pub async fn normalize_name(client: &impl GenericClient, name: &str) -> Result<String> {
     Ok(client.query_typed_one("SELECT piw.normalize_name($1)", &[(&name, Type::TEXT)]).await?.try_get(0)?)

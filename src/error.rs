@@ -12,6 +12,10 @@ pub enum Error {
     /// A bad argument: empty or malformed name, unknown part (SQLSTATE 22023 and other data errors).
     #[error("{message}")]
     InvalidArgument { message: String, source: tokio_postgres::Error },
+    /// Something in the wrong state for the operation: unskipping what is not skipped, yanking
+    /// what is yanked, removing what was removed (SQLSTATEs PW001 to PW099, one per kind).
+    #[error("{message}")]
+    WrongState { message: String, source: tokio_postgres::Error },
     /// The connected role may not do this (SQLSTATE 42501).
     #[error("permission denied: {message}")]
     PermissionDenied { message: String, source: tokio_postgres::Error },
@@ -54,9 +58,9 @@ pub enum Error {
     /// A file that is not the wheel its name says (not a zip, METADATA or RECORD wrong).
     #[error("{file}: {reason}")]
     BadWheel { file: String, reason: crate::wheel::WheelError },
-    /// Work waited for (`--wait`) ended failed.
-    #[error("{0} job(s) failed; see piw.jobs (state = 'failed') and CALL piw.retry_failed()")]
-    JobsFailed(i64),
+    /// Work waited for (`--wait`) failed, or was not done in the time allowed.
+    #[error("{0}")]
+    Wait(String),
     /// A command-line value out of range.
     #[error("{0}")]
     Usage(String),
@@ -83,6 +87,10 @@ impl Error {
         matches!(self, Error::InvalidArgument { .. })
     }
 
+    pub fn is_wrong_state(&self) -> bool {
+        matches!(self, Error::WrongState { .. })
+    }
+
     pub fn is_permission_denied(&self) -> bool {
         matches!(self, Error::PermissionDenied { .. })
     }
@@ -93,6 +101,7 @@ impl Error {
             Error::NotFound { source, .. }
             | Error::InvalidArgument { source, .. }
             | Error::PermissionDenied { source, .. }
+            | Error::WrongState { source, .. }
             | Error::Database { source, .. }
             | Error::Connection(source)
             | Error::Connect { source, .. } => source.code(),
@@ -127,6 +136,8 @@ impl From<tokio_postgres::Error> for Error {
             Error::NotFound { message, source }
         } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
             Error::PermissionDenied { message, source }
+        } else if code.code().starts_with("PW") {
+            Error::WrongState { message, source }
         } else if code.code().starts_with("22") || code.code().starts_with("23") {
             Error::InvalidArgument { message, source }
         } else if code.code().starts_with("08") || code.code().starts_with("57P") {

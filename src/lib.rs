@@ -4,6 +4,7 @@
 //! transaction and queue durable work ([`queue`]); the listener daemon carries it out on disk.
 
 pub mod admin;
+pub mod audit;
 pub mod cli;
 pub mod cluster;
 pub mod config;
@@ -15,8 +16,10 @@ pub mod import;
 pub mod listener;
 pub mod pages;
 pub mod queue;
+pub mod request;
 pub mod schema;
 pub mod site;
+pub mod status;
 pub mod wheel;
 
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! The durable work queue, as the listener and the status tools see it. The rows and rules live in
 //! SQL (migrations/V002__queue.sql, sql/procedures/claim_jobs.sql ...); this is their Rust face.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio_postgres::{Client, GenericClient, ToStatement};
 
@@ -279,29 +279,6 @@ pub async fn next_due_in(client: &impl GenericClient, since_claim: Duration) -> 
         )
         .await?;
     Ok(row.try_get::<_, Option<f64>>(0)?.map(|secs| Duration::from_secs_f64(secs.max(0.0))))
-}
-
-/// The server's clock now: `--wait` waits for the work requested up to then, not for work
-/// requested later. (A request is stamped with the start of its transaction, and a job keeps the
-/// oldest stamp of the requests it covers.)
-pub async fn watermark(client: &impl GenericClient) -> Result<SystemTime> {
-    Ok(client.query_typed_one("SELECT clock_timestamp()", &[]).await?.try_get(0)?)
-}
-
-/// Of the work requested up to `watermark`: how many requests and jobs are still to do (waiting,
-/// pending or running), and how many jobs failed.
-pub async fn progress_up_to(client: &impl GenericClient, watermark: SystemTime) -> Result<(i64, i64)> {
-    // Unnamed, with its types: works through a transaction-mode pooler (see admin.rs).
-    let row = client
-        .query_typed_one(
-            "SELECT (SELECT count(*) FROM piw.requests WHERE requested_at <= $1)
-                    + count(*) FILTER (WHERE state IN ('pending', 'running')),
-                    count(*) FILTER (WHERE state = 'failed')
-               FROM piw.jobs WHERE created_at <= $1",
-            &[(&watermark, tokio_postgres::types::Type::TIMESTAMPTZ)],
-        )
-        .await?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
 /// `piw.lock_wheels`, shared, for importers: hold `package`'s wheels lock until the transaction

@@ -127,10 +127,12 @@ async fn every_procedure_is_commented_and_the_set_is_the_contracts() {
     assert_eq!(
         names,
         [
+            "cancel_jobs",
             "rebuild",
             "remove_package",
             "remove_version",
             "retry_failed",
+            "retry_jobs",
             "set_site_url",
             "skip_package",
             "skip_version",

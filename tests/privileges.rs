@@ -92,7 +92,10 @@ async fn reader_may_execute_only_queue_status_and_normalize_name() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(executable, ["piw.normalize_name(text)", "piw.queue_status()"]);
+    assert_eq!(
+        executable,
+        ["piw.listener_status()", "piw.normalize_name(text)", "piw.plan()", "piw.queue_status()", "piw.request_jobs(xid8)"]
+    );
 }
 
 #[tokio::test]

@@ -334,7 +334,10 @@ async fn racing_removals_of_one_version_second_waits_then_finds_it_gone() {
 
     let error = racer.await.unwrap().unwrap_err();
     assert_eq!(error.code(), Some(&SqlState::NO_DATA_FOUND));
-    assert_eq!(error.as_db_error().unwrap().message(), "version 1.0 of package foo does not exist");
+    // Gone, and the audit log says who removed it (A, as the same role here) and when.
+    let message = error.as_db_error().unwrap().message();
+    assert!(message.starts_with("version 1.0 of package foo was removed at "), "{message}");
+    assert!(message.ends_with(" UTC by postgres"), "{message}");
     assert_eq!(versions(&watcher, "foo").await.len(), 1);
     let wheel_jobs = snapshot_all(&watcher).await.iter().filter(|row| row.contains("\"delete_wheel\"")).count();
     assert_eq!(wheel_jobs, 1, "only A queued the wheel's deletion");

@@ -8,6 +8,7 @@ DECLARE
 BEGIN
     PERFORM 1 FROM piw.packages p WHERE p.package = v_package FOR UPDATE;
     IF NOT FOUND THEN
+        PERFORM piw._removed_before(v_package);
         RAISE EXCEPTION 'package % does not exist', v_package
             USING ERRCODE = 'P0002';
     END IF;
@@ -15,4 +16,4 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION piw._existing_package(text) IS 'internal: normalize and validate a package argument, lock its row, return its name; P0002 if there is no such package';
+COMMENT ON FUNCTION piw._existing_package(text) IS 'internal: normalize and validate a package argument, lock its row, return its name; P0002 if there is no such package; the message says when and by whom it was removed when the audit log knows';

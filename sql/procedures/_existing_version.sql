@@ -13,9 +13,11 @@ BEGIN
        FOR UPDATE;
     IF NOT FOUND THEN
         IF NOT EXISTS (SELECT 1 FROM piw.packages p WHERE p.package = v_package) THEN
+            PERFORM piw._removed_before(v_package);
             RAISE EXCEPTION 'package % does not exist', v_package
                 USING ERRCODE = 'P0002';
         END IF;
+        PERFORM piw._removed_before(v_package, v_version);
         RAISE EXCEPTION 'version % of package % does not exist', piw._printable(v_version), v_package
             USING ERRCODE = 'P0002';
     END IF;
@@ -23,4 +25,4 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION piw._existing_version(text, text) IS 'internal: validate package and version arguments, lock the version row, return the normalized package name; P0002 if there is no such package or version';
+COMMENT ON FUNCTION piw._existing_version(text, text) IS 'internal: validate package and version arguments, lock the version row, return the normalized package name; P0002 if there is no such package or version; the message says when and by whom it was removed when the audit log knows';

@@ -20,6 +20,7 @@ DECLARE
     v_job      piw.jobs%ROWTYPE;
     v_attempts integer;
     v_created  timestamptz;
+    v_requests xid8[];
 BEGIN
     IF claim_jobs.listener IS NULL OR claim_jobs.listener = '' THEN
         RAISE EXCEPTION 'listener must not be empty' USING ERRCODE = '22023';
@@ -36,7 +37,8 @@ BEGIN
 
     -- Committed requests become jobs, one per target. A request for a target with a pending, due
     -- job is folded into it: both are committed and neither has started, so the render that
-    -- follows that job's claim covers both (its created_at becomes the older one, for --wait).
+    -- follows that job's claim covers both (its created_at becomes the older one, and it carries
+    -- out both requests: their ids join its request_ids, which --wait follows).
     -- A job in backoff after a failure is not joined (the request would wait out the backoff), and
     -- a running one never is: the request becomes a job of its own and the page is written again.
     -- Executed from a constant string, so planned afresh on every claim with the sizes the request
@@ -45,17 +47,19 @@ BEGIN
     EXECUTE $move$
         WITH moved AS (
             DELETE FROM piw.requests r
-            RETURNING r.kind, r.package, r.filename, r.requested_at),
+            RETURNING r.kind, r.package, r.filename, r.requested_at, r.request_id),
         -- A request of kind 'index' (piw.rebuild, the triggers) stands for a package's simple and
         -- project pages: a job for each.
         targets AS (
-            SELECT k.kind, m.package, m.filename, min(m.requested_at) AS requested_at
+            SELECT k.kind, m.package, m.filename, min(m.requested_at) AS requested_at,
+                   array_agg(DISTINCT m.request_id) AS request_ids
               FROM moved m
              CROSS JOIN LATERAL unnest(piw._request_kinds(m.kind)) AS k (kind)
              GROUP BY k.kind, m.package, m.filename),
         folded AS (
             UPDATE piw.jobs j
-               SET created_at = least(j.created_at, t.requested_at)
+               SET created_at = least(j.created_at, t.requested_at),
+                   request_ids = piw._union_ids(j.request_ids, t.request_ids)
               FROM targets t
              WHERE j.state = 'pending' AND j.run_after <= now()
                AND j.kind = t.kind AND j.package = t.package AND j.filename = t.filename)
@@ -64,8 +68,8 @@ BEGIN
         -- index, not compared with the updated rows. A job that turns pending meanwhile (a
         -- listener leaving) is seen by neither: its target gets a second pending job, coalesced
         -- with the first when claimed.
-        INSERT INTO piw.jobs (kind, package, filename, created_at)
-        SELECT t.kind, t.package, t.filename, t.requested_at
+        INSERT INTO piw.jobs (kind, package, filename, created_at, request_ids)
+        SELECT t.kind, t.package, t.filename, t.requested_at, t.request_ids
           FROM targets t
          WHERE NOT EXISTS (SELECT 1 FROM piw.jobs p
                             WHERE p.state = 'pending' AND p.run_after <= now()
@@ -75,12 +79,15 @@ BEGIN
     -- A job waits while a conflicting one runs (see piw._jobs_conflict): one writer per page at a
     -- time, so an older render can never land after a newer one.
     FOR i IN 1 .. claim_jobs.max_jobs LOOP
-        -- A package's own work first (its wheels, its pages: what an admin waits for).
+        -- A package's own work first (its wheels, its pages: what an admin waits for), and in
+        -- turn with it the pages about the whole site once they have waited a second: under a
+        -- steady stream of package work they would otherwise never run (and every request that
+        -- includes them, a removal's, would never be done).
         SELECT * INTO v_job
           FROM piw.jobs j
          WHERE j.state = 'pending'
            AND j.run_after <= now()
-           AND j.kind NOT IN ('home', 'search', 'simple_root')
+           AND (j.kind NOT IN ('home', 'search', 'simple_root') OR j.created_at < now() - interval '1 second')
            AND NOT EXISTS (SELECT 1 FROM piw.jobs r
                             WHERE r.state = 'running'
                               AND piw._jobs_conflict(r.kind, r.package, r.filename, j.kind, j.package, j.filename))
@@ -117,14 +124,16 @@ BEGIN
              WHERE d.state = 'pending' AND d.kind = v_job.kind
                AND d.package = v_job.package AND d.filename = v_job.filename
                AND d.job_id <> v_job.job_id
-            RETURNING d.attempts, d.created_at)
-        SELECT greatest(v_job.attempts, max(c.attempts)), least(v_job.created_at, min(c.created_at))
-          INTO v_attempts, v_created
+            RETURNING d.attempts, d.created_at, d.request_ids)
+        SELECT greatest(v_job.attempts, max(c.attempts)), least(v_job.created_at, min(c.created_at)),
+               ARRAY(SELECT DISTINCT ids.id FROM covered c2 CROSS JOIN LATERAL unnest(c2.request_ids) AS ids (id))
+          INTO v_attempts, v_created, v_requests
           FROM covered c;
 
         UPDATE piw.jobs j
            SET state = 'running', attempts = coalesce(v_attempts, v_job.attempts) + 1,
                created_at = coalesce(v_created, v_job.created_at),
+               request_ids = piw._union_ids(v_job.request_ids, v_requests),
                locked_by = claim_jobs.listener, locked_until = now() + claim_jobs.lease
          WHERE j.job_id = v_job.job_id
         RETURNING j.job_id, j.kind, j.package, j.filename, j.attempts

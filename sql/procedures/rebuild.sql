@@ -43,6 +43,12 @@ BEGIN
             INSERT INTO piw.requests (kind, package) VALUES (rebuild.part, v_package);
         END IF;
     END IF;
+    -- Called by a trigger (a change of the site's address), the rebuild is part of that change,
+    -- which the audit has already.
+    IF pg_trigger_depth() = 0 THEN
+        INSERT INTO piw.audit (action, package, changed)
+        VALUES ('rebuild', coalesce(v_package, rebuild.package), jsonb_build_object('part', rebuild.part));
+    END IF;
     -- The requests are logged by plain inserts rather than through piw._enqueue, whose array of
     -- targets (made for the triggers' sets of rows) cost a fifth of this call's throughput. The
     -- wake-up below is piw._wake_listeners's decision, written out here (see there why it is
@@ -59,4 +65,4 @@ END
 $$;
 
 COMMENT ON PROCEDURE piw.rebuild(text, text) IS
-'Queue a rebuild of part of the website: home (index.html), search (packages.json), project (project/PACKAGE/ pages) or index (simple/PACKAGE/index.html and the project pages). With project or index, a null package means every package (and index then rebuilds simple/index.html too, and reconciles the tree with the rows: pages, directories and wheels that no row describes are removed, and missing wheels are reported in piw.reconciliations). 22023 for an unknown part or a package given with home or search; P0002 for an unknown package. Example: CALL piw.rebuild(''index'', ''foo'');';
+'Queue a rebuild of part of the website: home (index.html), search (packages.json), project (project/PACKAGE/ pages) or index (simple/PACKAGE/index.html and the project pages). With project or index, a null package means every package (and index then rebuilds simple/index.html too, and reconciles the tree with the rows: pages, directories and wheels that no row describes are removed, and missing wheels are reported in piw.reconciliations). 22023 for an unknown part or a package given with home or search; P0002 for an unknown package. Appends to piw.audit. Example: CALL piw.rebuild(''index'', ''foo'');';

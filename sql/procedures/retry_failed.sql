@@ -11,6 +11,7 @@ BEGIN
        SET state = 'pending', attempts = 0, run_after = now()
      WHERE j.state = 'failed';
     GET DIAGNOSTICS v_retried = ROW_COUNT;
+    INSERT INTO piw.audit (action, changed) VALUES ('retry_failed', jsonb_build_object('jobs retried', v_retried));
     IF v_retried > 0 THEN
         PERFORM piw._wake_listeners();
     END IF;
@@ -19,4 +20,4 @@ END
 $$;
 
 COMMENT ON PROCEDURE piw.retry_failed() IS
-'Put every failed job back in the queue with a fresh count of attempts (after fixing what made them fail: a full disk, a permission). Example: CALL piw.retry_failed();';
+'Put every failed job back in the queue with a fresh count of attempts (after fixing what made them fail: a full disk, a permission). Appends to piw.audit. See also piw.retry_jobs and piw.cancel_jobs. Example: CALL piw.retry_failed();';

@@ -16,4 +16,4 @@ pub use futures_util::FutureExt;
 pub use logging::LogFormat;
 pub use outcome::{finish, CliError, EXIT_CONNECTION_LOST};
 pub use prompt::confirm;
-pub use request::{request, wait_until_drained, Request, RequestBody};
+pub use request::{request, wait_for_requests, Request, RequestBody, Wait, WaitArgs};

@@ -56,6 +56,8 @@ pub struct Imported {
     pub version: String,
     pub filename: String,
     pub path: PathBuf,
+    /// The import's transaction: the pages it queued follow this id (`--wait`).
+    pub request: crate::request::RequestId,
 }
 
 /// What became of one wheel given to `piw-import`.
@@ -82,6 +84,17 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
+    /// The requests of the wheels imported: their pages, to wait for.
+    pub fn requests(&self) -> Vec<crate::request::RequestId> {
+        self.outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Outcome::Imported(imported) => Some(imported.request),
+                Outcome::NotImported { .. } => None,
+            })
+            .collect()
+    }
+
     pub fn not_imported(&self) -> usize {
         self.outcomes.iter().filter(|outcome| matches!(outcome, Outcome::NotImported { .. })).count()
     }
@@ -156,6 +169,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
     // READ COMMITTED whatever the server's default: the locks below are waited for, and what
     // committed meanwhile must then be seen.
     let transaction = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::ReadCommitted).start().await?;
+    let request = crate::request::current(&transaction).await?;
     // The package's row stays locked until we commit: importers of the same package take turns,
     // so no other importer writes this wheel's temporary file meanwhile.
     // Statements go unnamed, with their types (see admin.rs): fit for a transaction-mode pooler.
@@ -270,7 +284,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
         }
         return Err(error);
     }
-    Ok(Imported { package, version: name.version, filename, path: output.root().join(relative) })
+    Ok(Imported { package, version: name.version, filename, path: output.root().join(relative), request })
 }
 
 /// After a COMMIT that failed: the wheel put in place (and its metadata) has no row, unless another importer of the

@@ -120,7 +120,7 @@ pub async fn snapshot(client: &Client, sql: &str) -> Vec<String> {
 /// Every row of every piw table (jobs included), to assert that a failed call changed nothing.
 pub async fn snapshot_all(client: &Client) -> Vec<String> {
     let mut all = Vec::new();
-    for table in ["packages", "versions", "build_abis", "builds", "files", "dependencies", "downloads", "requests", "jobs"] {
+    for table in ["packages", "versions", "build_abis", "builds", "files", "dependencies", "downloads", "requests", "jobs", "audit"] {
         all.push(format!("-- {table}"));
         all.extend(snapshot(client, &format!("SELECT * FROM piw.{table}")).await);
     }
@@ -137,6 +137,9 @@ pub fn tool_exe(tool: &str) -> &'static str {
         "piw-skip" => env!("CARGO_BIN_EXE_piw-skip"),
         "piw-import" => env!("CARGO_BIN_EXE_piw-import"),
         "piw-yank" => env!("CARGO_BIN_EXE_piw-yank"),
+        "piw-log" => env!("CARGO_BIN_EXE_piw-log"),
+        "piw-status" => env!("CARGO_BIN_EXE_piw-status"),
+        "piw-jobs" => env!("CARGO_BIN_EXE_piw-jobs"),
         other => panic!("no tool {other}"),
     }
 }

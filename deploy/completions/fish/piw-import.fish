@@ -1,4 +1,5 @@
 complete -c piw-import -l output-path -d 'Where the website lives (default: output_path from the configuration file, else PIW_HOME/www)' -r -F
+complete -c piw-import -l timeout -d 'With --wait: give up after this many seconds (exit 1 naming what is left)' -r
 complete -c piw-import -s c -l configuration -d 'Specify a configuration file to load (TOML with the keys dsn, output_path and password_file)' -r -F
 complete -c piw-import -s l -l log-file -d 'Log messages to the specified file' -r -F
 complete -c piw-import -l dsn -d 'The database to use, as a libpq connection string (sslmode, sslrootcert, ... as in psql; PGHOST, PGUSER, PGSSLMODE, ... and ~/.pgpass fill what it leaves out). With none anywhere and no PGHOST, PGHOSTADDR, PGPORT or PGDATABASE set, a private cluster under PIW_HOME (default ./piw-data) is created and started on first use' -r
@@ -6,7 +7,7 @@ complete -c piw-import -l log-format -d 'How log lines are written, on stderr an
 json\t'One JSON object per line: timestamp, level, message, target and the event\'s fields'"
 complete -c piw-import -l backfill-metadata -d 'Write the missing core metadata of wheels imported already, instead of importing'
 complete -c piw-import -l json -d 'Print the outcomes as one JSON document on stdout instead of lines'
-complete -c piw-import -l wait -d 'Wait until the listener has rebuilt the pages'
+complete -c piw-import -l wait -d 'Wait until the listener has carried out the work this request queued (not the rest of the queue); a progress bar on a terminal; exit 1 naming the jobs that failed'
 complete -c piw-import -s q -l quiet -d 'Produce less console output'
 complete -c piw-import -s v -l verbose -d 'Produce more console output'
 complete -c piw-import -s h -l help -d 'Print help (see more with \'--help\')'

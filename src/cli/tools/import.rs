@@ -1,9 +1,8 @@
 //! piw-import: import built wheels (rows plus the file put in place).
-
 use std::{path::PathBuf, process::ExitCode};
 
 use crate::{
-    cli::{request, CliError, CommonArgs, FutureExt, Request},
+    cli::{request, wait_for_requests, CliError, CommonArgs, FutureExt, Request, WaitArgs},
     import::{ImportReport, Outcome},
     site::OutputDir,
 };
@@ -34,18 +33,27 @@ pub struct Args {
     /// Print the outcomes as one JSON document on stdout instead of lines
     #[arg(long)]
     pub json: bool,
-    /// Wait until the listener has rebuilt the pages
-    #[arg(long)]
-    pub wait: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
 pub fn run(args: Args) -> ExitCode {
     let (wheels, json, quiet, backfill) = (args.wheels.clone(), args.json, args.common.quiet, args.backfill_metadata);
-    let import =
-        Request { tool: "piw-import", common: &args.common, output_path: args.output_path.clone(), confirm: None, wait: args.wait };
-    import.run(move |client, settings| {
+    let wait = args.wait.wait();
+    // --wait is the import's own: each wheel is a transaction (a request) of its own.
+    let run = Request {
+        tool: "piw-import",
+        common: &args.common,
+        output_path: args.output_path.clone(),
+        confirm: None,
+        preview: false,
+        wait: None,
+        dry_run: false,
+    };
+    run.run(move |client, settings| {
+        let wheels = wheels.clone();
         async move {
             let output = OutputDir::open(&settings.output_path).map_err(crate::Error::from)?;
             if backfill {
@@ -67,6 +75,11 @@ pub fn run(args: Args) -> ExitCode {
             }
             if json {
                 println!("{}", report.to_json());
+            }
+            if let Some(wait) = wait {
+                let requests = report.requests();
+                let total = request(crate::request::outstanding(&*client, &requests)).await?.len() as u64;
+                wait_for_requests(client, &requests, total, wait).await?;
             }
             match report.not_imported() {
                 0 => Ok(report.summary()),

@@ -12,10 +12,13 @@ use clap::CommandFactory;
 
 pub mod import;
 pub mod initdb;
+pub mod jobs;
 pub mod listener;
+pub mod log;
 pub mod rebuild;
 pub mod remove;
 pub mod skip;
+pub mod status;
 pub mod yank;
 
 /// Every tool's command line (name, about, arguments), in alphabetical order.
@@ -23,10 +26,13 @@ pub fn commands() -> Vec<clap::Command> {
     vec![
         import::Args::command(),
         initdb::Args::command(),
+        jobs::Args::command(),
         listener::Args::command(),
+        log::Args::command(),
         rebuild::Args::command(),
         remove::Args::command(),
         skip::Args::command(),
+        status::Args::command(),
         yank::Args::command(),
     ]
 }

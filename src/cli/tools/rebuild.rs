@@ -1,10 +1,9 @@
 //! piw-rebuild: queue a rebuild of part of the website (piw.rebuild).
-
 use std::process::ExitCode;
 
 use crate::{
     admin::Part,
-    cli::{request, CommonArgs, FutureExt, Request},
+    cli::{request, CommonArgs, FutureExt, Request, WaitArgs},
 };
 
 /// Queue a rebuild of part of the website, e.g. after manual fixes to the database or the file
@@ -22,9 +21,11 @@ pub struct Args {
     /// Run non-interactively; never prompt during operation
     #[arg(short, long)]
     pub yes: bool,
-    /// Wait until the listener has rebuilt the pages
+    /// Print what would change and change nothing
     #[arg(long)]
-    pub wait: bool,
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -34,7 +35,8 @@ pub fn run(args: Args) -> ExitCode {
     let confirm =
         every_package.then(|| (format!("Rebuild the {} pages of every package? This can take a long time.", args.part.as_str()), args.yes));
     let (part, package) = (args.part, args.package.clone());
-    Request { tool: "piw-rebuild", common: &args.common, output_path: None, confirm, wait: args.wait }.run(move |client, _| {
+    Request { tool: "piw-rebuild", common: &args.common, output_path: None, confirm, preview: false, wait: args.wait.wait(), dry_run: args.dry_run }.run(move |client, _| {
+        let package = package.clone();
         async move {
             request(crate::admin::rebuild(client, part, package.as_deref())).await?;
             Ok(match package {

@@ -1,8 +1,7 @@
 //! piw-skip: skip or unskip a package or a version (piw.skip_package, piw.skip_version ...).
-
 use std::process::ExitCode;
 
-use crate::cli::{request, CommonArgs, FutureExt, Request};
+use crate::cli::{request, CommonArgs, FutureExt, Request, WaitArgs};
 
 /// Mark a package, or one version of it, so that it is never built again and its files are no
 /// longer published; with --unskip, clear the mark. The pages are rebuilt either way.
@@ -20,16 +19,19 @@ pub struct Args {
     /// Clear the skip mark instead
     #[arg(long)]
     pub unskip: bool,
-    /// Wait until the listener has rebuilt the pages
+    /// Print what would change and change nothing
     #[arg(long)]
-    pub wait: bool,
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
 pub fn run(args: Args) -> ExitCode {
     let (package, version, reason, unskip) = (args.package.clone(), args.package_version.clone(), args.reason.clone(), args.unskip);
-    Request { tool: "piw-skip", common: &args.common, output_path: None, confirm: None, wait: args.wait }.run(move |client, _| {
+    Request { tool: "piw-skip", common: &args.common, output_path: None, confirm: None, preview: false, wait: args.wait.wait(), dry_run: args.dry_run }.run(move |client, _| {
+        let (package, version, reason) = (package.clone(), version.clone(), reason.clone());
         async move {
             match (&version, unskip) {
                 (None, false) => request(crate::admin::skip_package(client, &package, &reason)).await?,

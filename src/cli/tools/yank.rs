@@ -1,8 +1,7 @@
 //! piw-yank: yank or unyank a version (piw.yank_version, piw.unyank_version).
-
 use std::process::ExitCode;
 
-use crate::cli::{request, CommonArgs, FutureExt, Request};
+use crate::cli::{request, CommonArgs, FutureExt, Request, WaitArgs};
 
 /// Yank a version (PEP 592): its files stay published, marked yanked, so pip and uv skip them
 /// unless the version is pinned (and then show the reason); with --undo, unyank it. The pages
@@ -21,16 +20,19 @@ pub struct Args {
     /// Unyank the version instead
     #[arg(long)]
     pub undo: bool,
-    /// Wait until the listener has rebuilt the pages
+    /// Print what would change and change nothing
     #[arg(long)]
-    pub wait: bool,
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
 pub fn run(args: Args) -> ExitCode {
     let (package, version, reason, undo) = (args.package.clone(), args.package_version.clone(), args.reason.clone(), args.undo);
-    Request { tool: "piw-yank", common: &args.common, output_path: None, confirm: None, wait: args.wait }.run(move |client, _| {
+    Request { tool: "piw-yank", common: &args.common, output_path: None, confirm: None, preview: false, wait: args.wait.wait(), dry_run: args.dry_run }.run(move |client, _| {
+        let (package, version, reason) = (package.clone(), version.clone(), reason.clone());
         async move {
             if undo {
                 request(crate::admin::unyank_version(client, &package, &version)).await?;
