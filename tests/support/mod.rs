@@ -157,6 +157,7 @@ pub mod pgbouncer;
 pub mod process;
 pub mod scratch;
 pub mod secure;
+pub mod venv;
 pub mod wheels;
 
 impl process::Dsn for TestDb {
