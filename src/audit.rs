@@ -93,9 +93,8 @@ pub async fn entries(client: &impl GenericClient, filter: &Filter) -> Result<Vec
               LIMIT $3) AS newest
           ORDER BY 1"
     );
-    let rows = client
-        .query_typed(&sql, &[(&filter.package, Type::TEXT), (&filter.since, Type::TIMESTAMPTZ), (&filter.limit, Type::INT8)])
-        .await?;
+    let rows =
+        client.query_typed(&sql, &[(&filter.package, Type::TEXT), (&filter.since, Type::TIMESTAMPTZ), (&filter.limit, Type::INT8)]).await?;
     rows.iter().map(Entry::from_row).collect()
 }
 

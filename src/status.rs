@@ -51,12 +51,8 @@ const SHOWN: i64 = 20;
 
 /// Read the status in one snapshot.
 pub async fn read(client: &mut Client, recent: i64) -> Result<Status> {
-    let transaction = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let transaction =
+        client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true).start().await?;
     let QueueStatus { pending, running, failed, oldest_pending } = queue::status(&transaction).await?;
     let listeners = listeners(&transaction).await?;
     let failed_jobs = failed_jobs(&transaction).await?;
@@ -144,7 +140,15 @@ impl fmt::Display for Status {
         }
         for job in &self.failed_jobs {
             let target = [job.package.as_str(), job.filename.as_str()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/");
-            writeln!(f, "  #{} {} {} after {} attempt(s): {}", job.job_id, job.kind, target, job.attempts, job.last_error.replace('\n', " "))?;
+            writeln!(
+                f,
+                "  #{} {} {} after {} attempt(s): {}",
+                job.job_id,
+                job.kind,
+                target,
+                job.attempts,
+                job.last_error.replace('\n', " ")
+            )?;
         }
         if !self.recent.is_empty() {
             writeln!(f, "recent changes:")?;

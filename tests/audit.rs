@@ -15,7 +15,10 @@ async fn repository() -> (TestDb, Client) {
 }
 
 /// The audit rows after `after_id`, as (role, action, package, version, reason, changed).
-async fn audit_since(client: &Client, after_id: i64) -> Vec<(String, String, Option<String>, Option<String>, Option<String>, serde_json::Value)> {
+async fn audit_since(
+    client: &Client,
+    after_id: i64,
+) -> Vec<(String, String, Option<String>, Option<String>, Option<String>, serde_json::Value)> {
     client
         .query(
             "SELECT role_name, action, package, version, reason, changed::text FROM piw.audit WHERE audit_id > $1 ORDER BY audit_id",
@@ -47,20 +50,32 @@ async fn each_call_and_each_direct_change_is_logged_with_its_role() {
     let rows = audit_since(&owner, start).await;
     assert_eq!(rows.len(), 4, "{rows:#?}");
     let (role, action, package, version, reason, changed) = &rows[0];
-    assert_eq!((role.as_str(), action.as_str(), package.as_deref(), version.as_deref(), reason), ("piw_audit_alice", "remove_version", Some("foo"), Some("1.0"), &None));
+    assert_eq!(
+        (role.as_str(), action.as_str(), package.as_deref(), version.as_deref(), reason),
+        ("piw_audit_alice", "remove_version", Some("foo"), Some("1.0"), &None)
+    );
     assert_eq!(
         changed,
         &serde_json::json!({"downloads deleted": 3, "files deleted": 1, "builds deleted": 1, "versions deleted": 1}),
         "counted by the triggers into the procedure's own row"
     );
     let (role, action, package, version, _, changed) = &rows[1];
-    assert_eq!((role.as_str(), action.as_str(), package.as_deref(), version.as_deref()), ("piw_audit_bob", "direct", Some("foo"), Some("2.0")));
+    assert_eq!(
+        (role.as_str(), action.as_str(), package.as_deref(), version.as_deref()),
+        ("piw_audit_bob", "direct", Some("foo"), Some("2.0"))
+    );
     assert_eq!(changed, &serde_json::json!({"downloads deleted": 2}));
     let (role, action, package, version, _, changed) = &rows[2];
-    assert_eq!((role.as_str(), action.as_str(), package.as_deref(), version.as_deref()), ("piw_audit_bob", "direct", Some("bar"), Some("0.1")));
+    assert_eq!(
+        (role.as_str(), action.as_str(), package.as_deref(), version.as_deref()),
+        ("piw_audit_bob", "direct", Some("bar"), Some("0.1"))
+    );
     assert_eq!(changed, &serde_json::json!({"versions updated": 1, "builds updated": 1}), "one row for the transaction");
     let (role, action, package, _, reason, changed) = &rows[3];
-    assert_eq!((role.as_str(), action.as_str(), package.as_deref(), reason.as_deref()), ("piw_audit_alice", "skip_package", Some("bar"), Some("license forbids it")));
+    assert_eq!(
+        (role.as_str(), action.as_str(), package.as_deref(), reason.as_deref()),
+        ("piw_audit_alice", "skip_package", Some("bar"), Some("license forbids it"))
+    );
     assert_eq!(changed, &serde_json::json!({"packages updated": 1}));
 
     // The request id of an entry is the transaction's, and its work is found by it.

@@ -76,11 +76,7 @@ async fn done(client: &Client, call: &str) -> BTreeMap<String, i64> {
     let request: String = client.query_one("SELECT pg_current_xact_id()::text", &[]).await.unwrap().get(0);
     client.batch_execute("COMMIT").await.unwrap();
     let mut did = BTreeMap::new();
-    for row in client
-        .query("SELECT changed::text FROM piw.audit WHERE request_id = $1::text::xid8", &[&request])
-        .await
-        .unwrap()
-    {
+    for row in client.query("SELECT changed::text FROM piw.audit WHERE request_id = $1::text::xid8", &[&request]).await.unwrap() {
         let changed: serde_json::Value = serde_json::from_str(row.get(0)).unwrap();
         for (key, value) in changed.as_object().unwrap() {
             if let Some(count) = value.as_i64() {

@@ -48,7 +48,6 @@ pub struct Wait {
     pub timeout: Option<std::time::Duration>,
 }
 
-
 /// The body of a request: given a connection and the resolved settings, make the request and
 /// say what was done (logged at info).
 pub type RequestBody<'c> = futures_util::future::BoxFuture<'c, Result<String, CliError>>;

@@ -35,7 +35,16 @@ pub fn run(args: Args) -> ExitCode {
     let confirm =
         every_package.then(|| (format!("Rebuild the {} pages of every package? This can take a long time.", args.part.as_str()), args.yes));
     let (part, package) = (args.part, args.package.clone());
-    Request { tool: "piw-rebuild", common: &args.common, output_path: None, confirm, preview: false, wait: args.wait.wait(), dry_run: args.dry_run }.run(move |client, _| {
+    Request {
+        tool: "piw-rebuild",
+        common: &args.common,
+        output_path: None,
+        confirm,
+        preview: false,
+        wait: args.wait.wait(),
+        dry_run: args.dry_run,
+    }
+    .run(move |client, _| {
         let package = package.clone();
         async move {
             request(crate::admin::rebuild(client, part, package.as_deref())).await?;

@@ -30,7 +30,16 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     let (package, version, reason, unskip) = (args.package.clone(), args.package_version.clone(), args.reason.clone(), args.unskip);
-    Request { tool: "piw-skip", common: &args.common, output_path: None, confirm: None, preview: false, wait: args.wait.wait(), dry_run: args.dry_run }.run(move |client, _| {
+    Request {
+        tool: "piw-skip",
+        common: &args.common,
+        output_path: None,
+        confirm: None,
+        preview: false,
+        wait: args.wait.wait(),
+        dry_run: args.dry_run,
+    }
+    .run(move |client, _| {
         let (package, version, reason) = (package.clone(), version.clone(), reason.clone());
         async move {
             match (&version, unskip) {

@@ -31,7 +31,16 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     let (package, version, reason, undo) = (args.package.clone(), args.package_version.clone(), args.reason.clone(), args.undo);
-    Request { tool: "piw-yank", common: &args.common, output_path: None, confirm: None, preview: false, wait: args.wait.wait(), dry_run: args.dry_run }.run(move |client, _| {
+    Request {
+        tool: "piw-yank",
+        common: &args.common,
+        output_path: None,
+        confirm: None,
+        preview: false,
+        wait: args.wait.wait(),
+        dry_run: args.dry_run,
+    }
+    .run(move |client, _| {
         let (package, version, reason) = (package.clone(), version.clone(), reason.clone());
         async move {
             if undo {
