@@ -55,8 +55,9 @@ async fn run_requests(client: Client, seed: u64, packages: i32) -> (usize, usize
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args.iter().map(|a| a as _).collect();
         match client.execute(sql.as_str(), &params).await {
             Ok(_) => done += 1,
-            // Another client removed it first.
-            Err(e) if e.code() == Some(&SqlState::NO_DATA_FOUND) => not_found += 1,
+            // Another client removed it first, or left it in another state (unskipping what is
+            // not skipped, yanking what is yanked: refused, with the state's own SQLSTATE).
+            Err(e) if e.code() == Some(&SqlState::NO_DATA_FOUND) || e.code().is_some_and(|c| c.code().starts_with("PW")) => not_found += 1,
             Err(e) => panic!("{sql} {args:?}: {e:?}"),
         }
     }
