@@ -325,3 +325,46 @@ async fn remove_with_no_version_removes_the_package_after_asking() {
     let line = stderr(&again);
     assert!(line.starts_with("piw-remove: package foo was removed at ") && line.trim_end().ends_with(" by postgres"), "{line}");
 }
+
+/// Run a tool on a terminal (a pseudo-terminal from util-linux's `script`), answering `answer`.
+fn on_a_terminal(name: &str, db: &TestDb, args: &[&str], answer: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let command = std::iter::once(support::tool_exe(name).to_owned())
+        .chain(args.iter().map(|a| a.to_string()))
+        .chain(["--dsn".to_owned(), format!("'{}'", db.dsn())])
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs the tool on a pseudo-terminal");
+    child.stdin.take().expect("stdin").write_all(answer.as_bytes()).expect("answer");
+    let output = child.wait_with_output().expect("script");
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_remove_shows_what_goes_before_asking_and_wait_shows_progress() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    small_repository(&client).await;
+    let before = snapshot_all(&client).await;
+
+    let (code, screen) = on_a_terminal("piw-remove", &db, &["foo"], "n\n");
+    assert_eq!(code, Some(2), "declined: {screen}");
+    for says in ["This would change:", "files deleted: 3", "downloads deleted: 5", "wheels to delete from disk: 3", "Remove package foo"] {
+        assert!(screen.contains(says), "{says:?} in {screen}");
+    }
+    assert_eq!(snapshot_all(&client).await, before, "the preview and the refusal changed nothing");
+
+    let out = output_dir();
+    let listener = RunningListener::start(&db, out.path().to_owned());
+    let (code, screen) = on_a_terminal("piw-remove", &db, &["--wait", "foo", "1.0"], "y\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains(" jobs "), "a progress bar on the terminal: {screen}");
+    assert!(!out.path().join("simple/foo/foo-1.0-py3-none-any.whl").exists());
+    listener.stop().await;
+}
