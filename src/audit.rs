@@ -63,7 +63,13 @@ impl fmt::Display for Entry {
             write!(f, " \"{}\"", reason.replace('\n', " "))?;
         }
         if let Some(changes) = self.changed.as_object().filter(|changes| !changes.is_empty()) {
-            let listed: Vec<String> = changes.iter().map(|(what, count)| format!("{what} {count}")).collect();
+            let listed: Vec<String> = changes
+                .iter()
+                .map(|(what, value)| match value.as_str() {
+                    Some(text) => format!("{what} {text}"),
+                    None => format!("{what} {value}"),
+                })
+                .collect();
             write!(f, ": {}", listed.join(", "))?;
         }
         write!(f, " [request {}]", self.request_id)

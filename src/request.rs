@@ -227,5 +227,11 @@ impl fmt::Display for PlanLine {
 /// What the transaction `client` is in has changed and queued so far.
 pub async fn plan(client: &impl GenericClient) -> Result<Vec<PlanLine>> {
     let rows = client.query_typed("SELECT change, count, coalesce(items, '{}') FROM piw.plan()", &[]).await?;
-    rows.iter().map(|row| Ok(PlanLine { change: row.try_get(0)?, count: row.try_get(1)?, items: row.try_get(2)? })).collect()
+    let mut plan = rows
+        .iter()
+        .map(|row| Ok(PlanLine { change: row.try_get(0)?, count: row.try_get(1)?, items: row.try_get(2)? }))
+        .collect::<Result<Vec<_>>>()?;
+    // The rows first, then what the listener would do on disk.
+    plan.sort_by_key(|line| (!line.is_rows(), line.change.clone()));
+    Ok(plan)
 }
