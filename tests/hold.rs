@@ -197,6 +197,12 @@ async fn a_held_version_is_kept_but_not_published_until_released() {
     assert_eq!(placed(out, "hello-world", HELLO_2), (true, false));
     assert!(linked(out, "hello-world", HELLO_2));
 
+    // A dry run says what would move and moves nothing.
+    let dry = tool("piw-hold", &db, &["--dry-run", "hello-world", "2.0"]);
+    let said = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success() && said.contains("wheels to publish or withhold: 1"), "{said}");
+    assert_eq!(text(&client, "SELECT held FROM piw.versions WHERE version = '2.0'").await.as_deref(), Some(""));
+
     let said = run_ok("piw-hold", &db, &["--reason", "security review", "--wait", "Hello_World", "2.0"]).await;
     assert!(said.contains("held version 2.0 of package Hello_World"), "{said}");
     assert_eq!(placed(out, "hello-world", HELLO_2), (false, true), "moved out of the served tree");
