@@ -282,6 +282,8 @@ async fn reconciliation_puts_wheels_where_their_rows_say() {
         std::fs::rename(simple.join(&name), withheld.join(&name)).unwrap();
     }
     std::fs::write(withheld.join("hello_world-0.1-py3-none-any.whl"), b"orphan").unwrap();
+    std::fs::write(withheld.join("index.html"), b"no page lives here").unwrap();
+    std::fs::write(withheld.join(".hello_world-3.0-py3-none-any.whl.piw-tmp"), b"half a wheel").unwrap();
     std::fs::create_dir_all(out.join(".withheld/gone")).unwrap();
     std::fs::write(out.join(".withheld/gone/gone-1.0-py3-none-any.whl"), b"orphan").unwrap();
 
@@ -290,7 +292,9 @@ async fn reconciliation_puts_wheels_where_their_rows_say() {
     drained(&client).await;
     assert_eq!(placed(out, "hello-world", HELLO_2), (false, true));
     assert_eq!(placed(out, "hello-world", HELLO_1), (true, false));
-    assert!(!withheld.join("hello_world-0.1-py3-none-any.whl").exists());
+    for gone in ["hello_world-0.1-py3-none-any.whl", "index.html", ".hello_world-3.0-py3-none-any.whl.piw-tmp"] {
+        assert!(!withheld.join(gone).exists(), "{gone}");
+    }
     assert!(!out.join(".withheld/gone").exists());
     let row = client
         .query_one(

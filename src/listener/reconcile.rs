@@ -344,8 +344,11 @@ fn look(output: &OutputDir, packages: &[PackageFiles]) -> Result<Vec<(String, Fi
         }
         let mut in_withheld = HashSet::new();
         for (name, kind) in output.list(&layout::withheld_dir(package))?.unwrap_or_default() {
+            // No page lives here: a name that could not be a wheel's (a deletion would refuse
+            // it) is junk, removed as such.
+            let plausible = |text: &str| is_temporary_name(OsStr::new(text)) || layout::wheel_path(package, text).is_ok();
             match (kind, name.to_str()) {
-                (Kind::File, Some(text)) => {
+                (Kind::File, Some(text)) if plausible(text) => {
                     in_withheld.insert(text.to_owned());
                     let wheel = layout::wheel_of_metadata(text).unwrap_or(text);
                     sort_out(wheel, withheld, published, &mut findings.unknown_withheld, &mut findings.misplaced);
