@@ -248,6 +248,18 @@ async fn removing_a_held_version_deletes_its_withheld_wheels() {
     drained(&client).await;
     run_ok("piw-hold", &db, &["--wait", "hello-world", "2.0"]).await;
     assert_eq!(placed(out, "hello-world", HELLO_2), (false, true));
+
+    // A deletion whose row is still there keeps the wheel where the row says, and drops a copy
+    // in the other place (as a hold or release while the wheel was gone would leave).
+    let (simple, withheld) = (out.join("simple/hello-world"), out.join(".withheld/hello-world"));
+    for name in [HELLO_2.to_owned(), format!("{HELLO_2}.metadata")] {
+        std::fs::copy(withheld.join(&name), simple.join(&name)).unwrap();
+    }
+    client.execute("INSERT INTO piw.jobs (kind, package, filename) VALUES ('delete_wheel', 'hello-world', $1)", &[&HELLO_2]).await.unwrap();
+    client.batch_execute("NOTIFY piw_jobs").await.unwrap();
+    drained(&client).await;
+    assert_eq!(placed(out, "hello-world", HELLO_2), (false, true));
+
     run_ok("piw-remove", &db, &["-y", "--wait", "hello-world", "2.0"]).await;
     assert_eq!(placed(out, "hello-world", HELLO_2), (false, false));
     assert!(!out.join(".withheld/hello-world").join(format!("{HELLO_2}.metadata")).exists());

@@ -89,7 +89,15 @@ impl Executor {
         };
         let mut effect = Effect::default();
         let retired = match found {
-            Ok(Some((owner, _))) if owner == package => Ok(Vec::new()),
+            // Its row came back: it stays, where the row says (a copy in the other place, left
+            // by a hold or release while the wheel was gone, goes).
+            Ok(Some((owner, published))) if owner == package => match self.place(package, filename, published) {
+                Ok(placed) => {
+                    effect = placed;
+                    Ok(Vec::new())
+                }
+                Err(e) => Err(e.into()),
+            },
             Ok(Some((owner, published))) => match self.move_wheel(package, filename, &owner, published) {
                 Ok(moved) => {
                     effect = moved;
