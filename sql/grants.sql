@@ -5,7 +5,7 @@
 -- PUBLIC: nothing. Procedures are SECURITY DEFINER, so the tables need no grants for them to work.
 COMMENT ON ROLE piw_admin IS 'piw: may call every procedure and read and write every table';
 COMMENT ON ROLE piw_reader IS 'piw: may read every table (the audit log too), piw.queue_status(), piw.listener_status() and piw.request_jobs()';
-COMMENT ON ROLE piw_operator IS 'piw: may do what piw_reader may, and rebuild, retry and cancel jobs (piw.rebuild, piw.retry_failed, piw.retry_jobs, piw.cancel_jobs); not remove, skip or yank';
+COMMENT ON ROLE piw_operator IS 'piw: may do what piw_reader may, rebuild, retry and cancel jobs (piw.rebuild, piw.retry_failed, piw.retry_jobs, piw.cancel_jobs), and hold and release versions (piw.hold_version, piw.release_version); not remove, skip or yank';
 
 REVOKE ALL ON SCHEMA piw FROM PUBLIC;
 GRANT USAGE ON SCHEMA piw TO piw_admin, piw_reader, piw_operator;
@@ -44,3 +44,7 @@ GRANT EXECUTE ON PROCEDURE piw.rebuild(text, text) TO piw_operator;
 GRANT EXECUTE ON PROCEDURE piw.retry_failed() TO piw_operator;
 GRANT EXECUTE ON PROCEDURE piw.retry_jobs(text, bigint) TO piw_operator;
 GRANT EXECUTE ON PROCEDURE piw.cancel_jobs(text) TO piw_operator;
+-- Holding keeps the wheels (nothing is lost, release undoes it): an operator's call, unlike a
+-- removal or a skip.
+GRANT EXECUTE ON PROCEDURE piw.hold_version(text, text, text) TO piw_operator;
+GRANT EXECUTE ON PROCEDURE piw.release_version(text, text) TO piw_operator;

@@ -86,6 +86,16 @@ pub async fn unyank_version(client: &impl GenericClient, package: &str, version:
     call(client, "CALL piw.unyank_version($1, $2)", &[(&package, Type::TEXT), (&version, Type::TEXT)]).await
 }
 
+/// `CALL piw.hold_version(package, version, reason)`.
+pub async fn hold_version(client: &impl GenericClient, package: &str, version: &str, reason: &str) -> Result<()> {
+    call(client, "CALL piw.hold_version($1, $2, $3)", &[(&package, Type::TEXT), (&version, Type::TEXT), (&reason, Type::TEXT)]).await
+}
+
+/// `CALL piw.release_version(package, version)`.
+pub async fn release_version(client: &impl GenericClient, package: &str, version: &str) -> Result<()> {
+    call(client, "CALL piw.release_version($1, $2)", &[(&package, Type::TEXT), (&version, Type::TEXT)]).await
+}
+
 /// `CALL piw.rebuild(part, package)`; `None` with project or index means every package.
 pub async fn rebuild(client: &impl GenericClient, part: Part, package: Option<&str>) -> Result<()> {
     call(client, "CALL piw.rebuild($1, $2)", &[(&part.as_str(), Type::TEXT), (&package, Type::TEXT)]).await

@@ -62,6 +62,12 @@ pub enum JobKind {
     },
     /// Make the tree match the rows (see `listener::reconcile`).
     Reconcile,
+    /// Move a wheel (and its metadata) to where its row says: `simple/PACKAGE/` when published,
+    /// `.withheld/PACKAGE/` when held or skipped (see `listener::place`).
+    PlaceWheel {
+        package: String,
+        filename: String,
+    },
 }
 
 impl JobKind {
@@ -77,6 +83,7 @@ impl JobKind {
             "delete_wheel" => JobKind::DeleteWheel { package, filename },
             "delete_package" => JobKind::DeletePackage { package },
             "reconcile" => JobKind::Reconcile,
+            "place_wheel" => JobKind::PlaceWheel { package, filename },
             _ => return None,
         })
     }

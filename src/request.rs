@@ -214,6 +214,7 @@ impl fmt::Display for PlanLine {
             "simple_all" => "every simple page to write",
             "project_all" => "every project page to write",
             "reconcile" => "tree to reconcile with the rows",
+            "place_wheel" => "wheels to publish or withhold",
             rows => rows,
         };
         write!(f, "{what}: {}", self.count)?;

@@ -105,6 +105,8 @@ async fn every_procedure_appends_one_entry_and_a_failed_call_none() {
         ("CALL piw.unskip_version('foo', '2.0')", "unskip_version"),
         ("CALL piw.yank_version('foo', '2.0', 'broken')", "yank_version"),
         ("CALL piw.unyank_version('foo', '2.0')", "unyank_version"),
+        ("CALL piw.hold_version('foo', '2.0', 'review')", "hold_version"),
+        ("CALL piw.release_version('foo', '2.0')", "release_version"),
         ("CALL piw.rebuild('home')", "rebuild"),
         ("CALL piw.rebuild('index', 'foo')", "rebuild"),
         ("CALL piw.retry_failed()", "retry_failed"),
@@ -216,7 +218,7 @@ async fn every_role_against_every_routine() {
         ("piw_roles_admin", Some("piw_admin")),
     ];
     // (routine call, who may: nobody, reader, operator, admin)
-    let matrix: [(&str, [bool; 4]); 22] = [
+    let matrix: [(&str, [bool; 4]); 24] = [
         ("SELECT * FROM piw.queue_status()", [false, true, true, true]),
         ("SELECT * FROM piw.listener_status()", [false, true, true, true]),
         ("SELECT * FROM piw.request_jobs('1'::xid8)", [false, true, true, true]),
@@ -234,6 +236,8 @@ async fn every_role_against_every_routine() {
         ("CALL piw.unskip_package('foo')", [false, false, false, false]),
         ("CALL piw.skip_version('foo', '1.0')", [false, false, false, true]),
         ("CALL piw.yank_version('foo', '1.0')", [false, false, false, true]),
+        ("CALL piw.hold_version('foo', '1.0', 'review')", [false, false, true, true]),
+        ("CALL piw.release_version('foo', '1.0')", [false, false, false, false]),
         ("CALL piw.set_site_url('https://example.org')", [false, false, false, true]),
         ("SELECT * FROM piw.claim_jobs('L1')", [false, false, false, true]),
         ("SELECT piw.listener_heartbeat('L1', true)", [false, false, false, true]),
@@ -243,12 +247,14 @@ async fn every_role_against_every_routine() {
     for (index, (role, member_of)) in roles.iter().enumerate() {
         let client = db.connect_as(role, *member_of).await;
         for (sql, may) in &matrix {
-            // unskip_package of a package that is not skipped: the state error comes after the
-            // privilege check, so only the privilege is asked here.
+            // unskip_package and release_version of what is not skipped or held: the state error
+            // comes after the privilege check, so only the privilege is asked here.
             let sql = if sql.contains("unskip_package") { "CALL piw.unskip_package('nope')" } else { sql };
-            if sql.contains("unskip_package") {
+            let sql = if sql.contains("release_version") { "CALL piw.release_version('nope', '1.0')" } else { sql };
+            if sql.contains("unskip_package") || sql.contains("release_version") {
                 let outcome = client.batch_execute(sql).await.expect_err(sql);
-                let expected = if index == 3 { SqlState::NO_DATA_FOUND } else { SqlState::INSUFFICIENT_PRIVILEGE };
+                let may = if sql.contains("release_version") { index >= 2 } else { index == 3 };
+                let expected = if may { SqlState::NO_DATA_FOUND } else { SqlState::INSUFFICIENT_PRIVILEGE };
                 assert_eq!(outcome.code(), Some(&expected), "{role}: {sql}");
                 continue;
             }

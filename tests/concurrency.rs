@@ -26,7 +26,7 @@ fn random_request(rng: &mut fastrand::Rng, packages: i32) -> (String, Vec<String
     let version = if rng.bool() { "1.0" } else { "2.0" }.to_owned();
     let p = |sql: &str| (sql.to_owned(), vec![package.clone()]);
     let pv = |sql: &str| (sql.to_owned(), vec![package.clone(), version.clone()]);
-    match rng.u8(0..14) {
+    match rng.u8(0..16) {
         0 => pv("CALL piw.remove_version($1, $2)"),
         1 => pv("CALL piw.remove_version($1, $2, skip => true)"),
         2 => p("CALL piw.remove_package($1)"),
@@ -40,6 +40,8 @@ fn random_request(rng: &mut fastrand::Rng, packages: i32) -> (String, Vec<String
         10 => ("CALL piw.rebuild('index')".into(), vec![]),
         11 => ("CALL piw.rebuild('project')".into(), vec![]),
         12 => (format!("UPDATE piw.packages SET description = 'edited {}' WHERE package = $1", rng.u32(..)), vec![package]),
+        13 => pv("CALL piw.hold_version($1, $2, 'in review')"),
+        14 => pv("CALL piw.release_version($1, $2)"),
         _ => (
             "DELETE FROM piw.files f USING piw.builds b WHERE f.build_id = b.build_id AND b.package = $1 AND b.version = $2".into(),
             vec![package, version],
@@ -55,9 +57,11 @@ async fn run_requests(client: Client, seed: u64, packages: i32) -> (usize, usize
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args.iter().map(|a| a as _).collect();
         match client.execute(sql.as_str(), &params).await {
             Ok(_) => done += 1,
-            // Another client removed it first, or left it in another state (unskipping what is
-            // not skipped, yanking what is yanked: refused, with the state's own SQLSTATE).
-            Err(e) if e.code() == Some(&SqlState::NO_DATA_FOUND) || e.code().is_some_and(|c| c.code().starts_with("PW")) => not_found += 1,
+            // Another client removed it first.
+            Err(e) if e.code() == Some(&SqlState::NO_DATA_FOUND) => not_found += 1,
+            // Refused by state (SQLSTATE class PW: unskipping what is not skipped, releasing
+            // what is not held): nothing changed.
+            Err(e) if e.code().is_some_and(|code| code.code().starts_with("PW")) => not_found += 1,
             Err(e) => panic!("{sql} {args:?}: {e:?}"),
         }
     }

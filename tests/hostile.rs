@@ -242,6 +242,8 @@ async fn hostile_arguments_to_every_procedure_fail_cleanly_and_change_nothing() 
             "CALL piw.unskip_version($1, '1.0')",
             "CALL piw.yank_version($1, '1.0')",
             "CALL piw.unyank_version($1, '1.0')",
+            "CALL piw.hold_version($1, '1.0', 'why')",
+            "CALL piw.release_version($1, '1.0')",
             "CALL piw.rebuild('index', $1)",
             "CALL piw.rebuild('project', $1)",
             "CALL piw.rebuild('home', $1)",
@@ -260,13 +262,16 @@ async fn hostile_arguments_to_every_procedure_fail_cleanly_and_change_nothing() 
             "CALL piw.unskip_version('foo', $1)",
             "CALL piw.yank_version('foo', $1)",
             "CALL piw.unyank_version('foo', $1)",
+            "CALL piw.hold_version('foo', $1, 'why')",
+            "CALL piw.release_version('foo', $1)",
         ] {
             b.call(sql, std::slice::from_ref(&version), false).await;
         }
     }
     for reason in hostile_reasons() {
         b.call("CALL piw.skip_package('foo', $1)", std::slice::from_ref(&reason), false).await;
-        b.call("CALL piw.skip_version('foo', '1.0', $1)", &[reason], false).await;
+        b.call("CALL piw.skip_version('foo', '1.0', $1)", std::slice::from_ref(&reason), false).await;
+        b.call("CALL piw.hold_version('foo', '1.0', $1)", &[reason], false).await;
     }
     for part in hostile_parts() {
         b.call("CALL piw.rebuild($1)", std::slice::from_ref(&part), false).await;
@@ -300,6 +305,7 @@ async fn hostile_arguments_to_every_tool_fail_with_one_line_and_change_nothing()
         b.cli("piw-skip", &["--", name], 1).await;
         b.cli("piw-rebuild", &["-y", "--", "index", name], 1).await;
         b.cli("piw-yank", &["--", name, "1.0"], 1).await;
+        b.cli("piw-hold", &["--", name, "1.0"], 1).await;
     }
     for version in hostile_versions().into_iter().flatten().filter(|v| !v.contains('\0')) {
         b.cli("piw-remove", &["-y", "--", "foo", &version], 1).await;
@@ -364,8 +370,9 @@ async fn names_that_differ_only_by_normalization_act_on_the_same_row() {
         let output = b.tool("piw-skip", &[&format!("--reason={by_cli}"), "--", spelling]);
         assert_eq!(output.status.code(), Some(0), "{spelling}: {}", String::from_utf8_lossy(&output.stderr));
         assert_eq!(text(&b.client, "SELECT skip FROM piw.packages WHERE package = 'foo-bar'").await, Some(by_cli));
-        assert_eq!(b.tool("piw-skip", &["--unskip", "--", spelling]).status.code(), Some(0), "{spelling}");
-        assert_eq!(text(&b.client, "SELECT skip FROM piw.packages WHERE package = 'foo-bar'").await.as_deref(), Some(""));
+        // (Unskipping refuses what is not skipped, PW001: skipped first, by the same spelling.)
+        assert_eq!(b.tool("piw-skip", &["--", spelling, "1.0"]).status.code(), Some(0), "{spelling}");
+        assert_eq!(b.tool("piw-skip", &["--unskip", "--", spelling, "1.0"]).status.code(), Some(0), "{spelling}");
         clear_jobs(&b.client).await;
         assert_eq!(b.tool("piw-rebuild", &["-y", "--", "index", spelling]).status.code(), Some(0), "{spelling}");
         assert_eq!(queued(&b.client).await, [job("project", "foo-bar", ""), job("simple", "foo-bar", "")], "{spelling}");

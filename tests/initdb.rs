@@ -128,7 +128,9 @@ async fn every_procedure_is_commented_and_the_set_is_the_contracts() {
         names,
         [
             "cancel_jobs",
+            "hold_version",
             "rebuild",
+            "release_version",
             "remove_package",
             "remove_version",
             "retry_failed",

@@ -1,4 +1,4 @@
-//! A model-based property test: random histories of imports, removals, skips, yanks, rebuilds and
+//! A model-based property test: random histories of imports, removals, skips, yanks, holds, rebuilds and
 //! raw SQL deletes, interleaved with kill -9 and restarts of the listener process and with time
 //! without any listener. After each history the queue drains, nothing failed, and the output
 //! directory is a fresh render of the database (support::invariant).
@@ -82,6 +82,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => sql(|p, v| format!("CALL piw.unskip_version('{p}', '{v}')")),
         1 => sql(|p, v| format!("CALL piw.yank_version('{p}', '{v}')")),
         1 => sql(|p, v| format!("CALL piw.unyank_version('{p}', '{v}')")),
+        1 => sql(|p, v| format!("CALL piw.hold_version('{p}', '{v}', 'in review')")),
+        1 => sql(|p, v| format!("CALL piw.release_version('{p}', '{v}')")),
         1 => sql(|p, _| format!("CALL piw.rebuild('index', '{p}')")),
         1 => prop_oneof![Just("home"), Just("search"), Just("index"), Just("project")].prop_map(|part| Op::Sql(format!("CALL piw.rebuild('{part}')"))),
         1 => sql(|p, v| format!(
@@ -126,8 +128,10 @@ async fn run_history(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Sql(sql) => match client.batch_execute(sql).await {
                 Ok(()) => {}
-                // Gone, or in another state (unskipping what is not skipped): refused, nothing changed.
-                Err(e) if e.code() == Some(&SqlState::NO_DATA_FOUND) || e.code().is_some_and(|c| c.code().starts_with("PW")) => {}
+                Err(e) if e.code() == Some(&SqlState::NO_DATA_FOUND) => {}
+                // A refusal by state (SQLSTATE class PW: unskipping what is not skipped,
+                // releasing what is not held, ...): nothing changed.
+                Err(e) if e.code().is_some_and(|code| code.code().starts_with("PW")) => {}
                 Err(e) => return Err(TestCaseError::fail(format!("{sql}: {e:?}"))),
             },
             Op::Kill => {

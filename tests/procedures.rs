@@ -103,7 +103,7 @@ async fn skip_and_unskip_package_store_the_reason_and_queue_pages() {
 
     client.execute("CALL piw.skip_package('foo')", &[]).await.unwrap();
     assert_eq!(package_skip(&client, "foo").await.as_deref(), Some("skipped by admin"));
-    assert_eq!(queued(&client).await, page_jobs(&["foo"], true));
+    assert_eq!(queued(&client).await, with_moves(page_jobs(&["foo"], true), &client, "foo", None).await);
 
     client.execute("CALL piw.skip_package('foo', 'license forbids it')", &[]).await.unwrap();
     assert_eq!(package_skip(&client, "foo").await.as_deref(), Some("license forbids it"));
@@ -111,7 +111,7 @@ async fn skip_and_unskip_package_store_the_reason_and_queue_pages() {
     clear_jobs(&client).await;
     client.execute("CALL piw.unskip_package('foo')", &[]).await.unwrap();
     assert_eq!(package_skip(&client, "foo").await.as_deref(), Some(""));
-    assert_eq!(queued(&client).await, page_jobs(&["foo"], true));
+    assert_eq!(queued(&client).await, with_moves(page_jobs(&["foo"], true), &client, "foo", None).await);
 }
 
 #[tokio::test]
@@ -120,7 +120,7 @@ async fn skip_and_unskip_version_store_the_reason_and_queue_pages() {
 
     client.execute("CALL piw.skip_version('foo', '1.0')", &[]).await.unwrap();
     assert_eq!(versions(&client, "foo").await[0].1, "skipped by admin");
-    assert_eq!(queued(&client).await, page_jobs(&["foo"], false));
+    assert_eq!(queued(&client).await, with_moves(page_jobs(&["foo"], false), &client, "foo", Some("1.0")).await);
 
     client.execute("CALL piw.skip_version('foo', '2.0', 'broken upstream')", &[]).await.unwrap();
     assert_eq!(versions(&client, "foo").await[1].1, "broken upstream");
@@ -129,7 +129,29 @@ async fn skip_and_unskip_version_store_the_reason_and_queue_pages() {
     client.execute("CALL piw.unskip_version('foo', '1.0')", &[]).await.unwrap();
     let foo = versions(&client, "foo").await;
     assert_eq!((foo[0].1.as_str(), foo[1].1.as_str()), ("", "broken upstream"));
-    assert_eq!(queued(&client).await, page_jobs(&["foo"], false));
+    assert_eq!(queued(&client).await, with_moves(page_jobs(&["foo"], false), &client, "foo", Some("1.0")).await);
+}
+
+/// `jobs` and the moves (`place_wheel`) of the wheels of `package` (of one version, or all):
+/// skipping and unskipping withholds and publishes them.
+async fn with_moves(
+    mut jobs: Vec<(String, String, String)>,
+    client: &Client,
+    package: &str,
+    version: Option<&str>,
+) -> Vec<(String, String, String)> {
+    let files = client
+        .query(
+            "SELECT f.filename FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id
+              WHERE b.package = $1 AND ($2::text IS NULL OR b.version = $2)",
+            &[&package, &version],
+        )
+        .await
+        .unwrap();
+    assert!(!files.is_empty());
+    jobs.extend(files.iter().map(|r| job("place_wheel", package, r.get(0))));
+    jobs.sort();
+    jobs
 }
 
 #[tokio::test]

@@ -21,8 +21,17 @@ async fn every_psql_example_in_the_readme_runs() {
         add_wheel(&client, "hello-world", "1.0", "none").await;
         add_wheel(&client, "hello-world", "2.0", "none").await;
         add_wheel(&client, "piw-demo", "0.1", "none").await;
-        if example.contains("unskip_package") {
-            client.execute("CALL piw.skip_package('piw-demo')", &[]).await.unwrap();
+        // The undoing calls refuse what is not done (PW001, PW005, PW002): do it first.
+        let before = [
+            ("unskip_package", "CALL piw.skip_package('piw-demo')"),
+            ("unskip_version", "CALL piw.skip_version('hello-world', '2.0')"),
+            ("unyank_version", "CALL piw.yank_version('hello-world', '2.0')"),
+            ("release_version", "CALL piw.hold_version('hello-world', '2.0', 'review')"),
+        ];
+        for (call, first) in before {
+            if example.contains(call) {
+                client.execute(first, &[]).await.unwrap();
+            }
         }
         if example.contains("unskip_version") {
             client.execute("CALL piw.skip_version('hello-world', '2.0')", &[]).await.unwrap();

@@ -74,7 +74,7 @@ async fn a_full_rebuild_removes_what_no_row_describes_and_reports_missing_wheels
     assert!(other >= 4, "junk directory, notes, two temporary files: {other}");
     assert_eq!(missing_paths, [format!("simple/pkg-3/{missing}")]);
     assert!(root.join("simple/pkg-2").join(misplaced).is_file(), "moved where its row says");
-    assert!(root.join("simple/pkg-1/pkg_1-2.0-cp311-cp311-linux_armv7l.whl").is_file(), "a skipped version's wheel stays");
+    assert!(root.join(".withheld/pkg-1/pkg_1-2.0-cp311-cp311-linux_armv7l.whl").is_file(), "a skipped version's wheel stays, withheld");
     // The missing wheel is reported, not hidden: the page still lists it (pages follow the rows).
     invariant::assert_holds(&client, root, &placed).await;
 }

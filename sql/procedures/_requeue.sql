@@ -9,7 +9,7 @@ BEGIN
     END IF;
     -- A row of piw.jobs checks its kind; a request is moved into piw.jobs by the claim as it is.
     IF _requeue.kind NOT IN ('home', 'search', 'simple_root', 'simple', 'project', 'simple_all', 'project_all',
-                             'delete_wheel', 'delete_package', 'reconcile') THEN
+                             'delete_wheel', 'delete_package', 'reconcile', 'place_wheel') THEN
         RAISE EXCEPTION 'unknown job kind %', piw._quote_arg(_requeue.kind) USING ERRCODE = '22023';
     END IF;
     INSERT INTO piw.requests (kind, package, filename)

@@ -107,7 +107,7 @@ BEGIN
                AND (j.created_at < now() - interval '1 second'
                     OR NOT EXISTS (SELECT 1 FROM piw.jobs r
                                     WHERE r.state = 'running'
-                                      AND r.kind IN ('simple', 'project', 'delete_wheel', 'delete_package')))
+                                      AND r.kind IN ('simple', 'project', 'delete_wheel', 'delete_package', 'place_wheel')))
                AND NOT EXISTS (SELECT 1 FROM piw.jobs r
                                 WHERE r.state = 'running'
                                   AND piw._jobs_conflict(r.kind, r.package, r.filename, j.kind, j.package, j.filename))

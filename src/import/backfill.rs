@@ -58,17 +58,26 @@ pub async fn backfill_metadata(client: &mut Client, output: &OutputDir) -> Resul
 
 async fn backfill_one(client: &mut Client, output: &OutputDir, package: &str, filename: &str) -> Result<bool> {
     let name = WheelName::parse(filename).ok_or_else(|| Error::Import(format!("{filename:?} is not a wheel's file name")))?;
-    let wheel = layout::wheel_path(package, filename)?;
-    let metadata = layout::metadata_path(package, filename)?;
     let transaction = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::ReadCommitted).start().await?;
     crate::queue::lock_wheels_for_import(&transaction, package).await?;
+    // Whether its row publishes it says where the wheel is (served or withheld): under the lock,
+    // no move of it runs meanwhile (see the listener's place_wheel).
     let still_without = transaction
-        .query_typed_opt("SELECT 1 FROM piw.files WHERE filename = $1 AND metadata_hash IS NULL", &[(&filename, Type::TEXT)])
-        .await?
-        .is_some();
-    if !still_without {
+        .query_typed_opt(
+            "SELECT p.skip = '' AND v.skip = '' AND v.held = ''
+               FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id
+               JOIN piw.versions v ON v.package = b.package AND v.version = b.version
+               JOIN piw.packages p ON p.package = b.package
+              WHERE f.filename = $1 AND f.metadata_hash IS NULL",
+            &[(&filename, Type::TEXT)],
+        )
+        .await?;
+    let Some(row) = still_without else {
         return Ok(false);
-    }
+    };
+    let published: bool = row.try_get(0)?;
+    let wheel = layout::placed_wheel_path(package, filename, published)?;
+    let metadata = layout::placed_metadata_path(package, filename, published)?;
     let (pending, hash) = off_the_runtime({
         let (output, wheel, metadata, shown) = (output.clone(), wheel.clone(), metadata.clone(), filename.to_owned());
         move || {

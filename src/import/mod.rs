@@ -129,7 +129,9 @@ impl ImportReport {
 
 /// Import one wheel file: its package, version, build and file rows in one transaction, and the
 /// wheel copied to `simple/PACKAGE/FILENAME` before the rows commit (so a published row always
-/// has its file). Refuses a skipped package or version, and a filename imported already.
+/// has its file); into a held version, to `.withheld/PACKAGE/FILENAME` (kept, not served, until
+/// the version is released). Refuses a skipped package or version, and a filename imported
+/// already.
 pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path) -> Result<Imported> {
     let filename = wheel
         .file_name()
@@ -194,15 +196,19 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
     if !package_skip.is_empty() {
         return Err(Error::Import(format!("package {package} is skipped ({package_skip})")));
     }
-    let version_skip: String = transaction
+    // The version's row stays locked until we commit (the upsert's update locks it): a hold or
+    // release waits for this import, or this import for it, so where the wheel goes below is
+    // where the row says when we commit (a hold after the commit moves it, see place_wheel).
+    let version = transaction
         .query_typed_one(
             "INSERT INTO piw.versions (package, version, released) VALUES ($1, $2, now())
              ON CONFLICT (package, version) DO UPDATE SET version = excluded.version
-             RETURNING skip",
+             RETURNING skip, held",
             &[(&package, Type::TEXT), (&name.version, Type::TEXT)],
         )
-        .await?
-        .try_get(0)?;
+        .await?;
+    let version_skip: String = version.try_get(0)?;
+    let published = version.try_get::<_, String>(1)?.is_empty();
     if !version_skip.is_empty() {
         return Err(Error::Import(format!("version {} of package {package} is skipped ({version_skip})", name.version)));
     }
@@ -212,7 +218,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
     // Copied under its temporary name (hashed on the way, a piece at a time: memory stays the
     // same whatever the wheel's size), published once its rows are in, before they commit: a
     // committed row always has its file.
-    let relative = crate::site::layout::wheel_path(&package, &filename)?;
+    let relative = crate::site::layout::placed_wheel_path(&package, &filename, published)?;
     let (pending, size, hash) = off_the_runtime({
         let (output, relative, shown) = (output.clone(), relative.clone(), shown.clone());
         move || {
@@ -225,7 +231,7 @@ pub async fn import_wheel(client: &mut Client, output: &OutputDir, wheel: &Path)
     let size = i64::try_from(size).map_err(|_| Error::Import(format!("{shown}: too large")))?;
     // Its METADATA beside it (PEP 658), written the same way and published first: a published
     // wheel with a metadata hash always has its metadata file.
-    let metadata_relative = crate::site::layout::metadata_path(&package, &filename)?;
+    let metadata_relative = crate::site::layout::placed_metadata_path(&package, &filename, published)?;
     let metadata_hash = hex::encode(Sha256::digest(&metadata_bytes));
     let pending_metadata = off_the_runtime({
         let (output, metadata_relative, shown) = (output.clone(), metadata_relative.clone(), shown.clone());

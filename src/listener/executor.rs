@@ -96,6 +96,7 @@ impl Executor {
             JobKind::DeleteWheel { package, filename } => self.delete_wheel(pooled, package, filename).await,
             JobKind::DeletePackage { package } => self.delete_package(pooled, package).await,
             JobKind::Reconcile => self.reconcile(pooled).await,
+            JobKind::PlaceWheel { package, filename } => self.place_wheel(pooled, package, filename).await,
         }
     }
 

@@ -13,6 +13,7 @@ mod drain;
 pub mod executor;
 mod job_group;
 mod notifier;
+mod place;
 mod pooler;
 mod presence;
 mod reconcile;

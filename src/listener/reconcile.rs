@@ -5,8 +5,11 @@
 //! `project/`), wheels in a package's directory that no row of `piw.files` has (killed importers,
 //! piwheels' removals), anything else in a package's directories but its pages, and temporary
 //! files left by killed writers. A wheel's metadata file (PEP 658) stays and goes with its wheel.
-//! A wheel whose row is another package's is moved there. Rows whose
-//! wheel is missing are reported, not changed: pages stay a function of the rows.
+//! A wheel whose row is another package's is moved there. A wheel in the served tree whose row
+//! withholds it (a held or skipped version, a skipped package) is moved to `.withheld/PACKAGE/`,
+//! and one there whose row publishes it back (see `place`); what no row describes in
+//! `.withheld/` goes as it does under `simple/`. Rows whose wheel is missing are reported, not
+//! changed: pages stay a function of the rows.
 //!
 //! The tree is compared with one snapshot of the rows, a batch of packages at a time; every
 //! removal under `simple/` is then made by the deletion jobs' own code (see `retire`): under the
@@ -35,11 +38,24 @@ use crate::{
     },
 };
 
-/// Every package with the filenames of its rows.
+/// Every package with the filenames of its rows: those it publishes, and those it withholds
+/// (held or skipped versions; every one of a skipped package).
 const PACKAGE_FILES_SQL: &str = "SELECT p.package,
                                         ARRAY(SELECT f.filename FROM piw.builds b JOIN piw.files f ON f.build_id = b.build_id
-                                               WHERE b.package = p.package)
+                                                JOIN piw.versions v ON v.package = b.package AND v.version = b.version
+                                               WHERE b.package = p.package AND p.skip = '' AND v.skip = '' AND v.held = ''),
+                                        ARRAY(SELECT f.filename FROM piw.builds b JOIN piw.files f ON f.build_id = b.build_id
+                                                JOIN piw.versions v ON v.package = b.package AND v.version = b.version
+                                               WHERE b.package = p.package AND NOT (p.skip = '' AND v.skip = '' AND v.held = ''))
                                    FROM piw.packages p";
+
+/// A package's rows as the reconciliation compares them with its directories.
+#[derive(Debug)]
+struct PackageFiles {
+    package: String,
+    published: Vec<String>,
+    withheld: Vec<String>,
+}
 
 /// Packages looked at on disk at once (off the runtime, on a blocking thread; one batch per core
 /// at a time).
@@ -99,8 +115,14 @@ struct Findings {
     other_simple: Vec<OsString>,
     /// Anything in `project/PACKAGE/` but its pages.
     other_project: Vec<PathBuf>,
-    /// Rows whose wheel is not there.
-    missing: Vec<String>,
+    /// Files in `.withheld/PACKAGE/` that no row of this package has.
+    unknown_withheld: Vec<String>,
+    /// Anything else in `.withheld/PACKAGE/`.
+    other_withheld: Vec<OsString>,
+    /// Wheels of this package's rows in the wrong one of its two places (served or withheld).
+    misplaced: Vec<String>,
+    /// Where the wheels of rows should be but are not (in neither place).
+    missing: Vec<PathBuf>,
 }
 
 impl Executor {
@@ -112,14 +134,14 @@ impl Executor {
         let mut report = Reconciled::default();
         // The package directories there are; each package with rows is taken out as it comes.
         let output = self.output.clone();
-        let (mut simple_dirs, mut project_dirs) = tokio::task::spawn_blocking(move || -> Result<_, OutputError> {
-            Ok((package_dirs(&output, layout::SIMPLE)?, package_dirs(&output, layout::PROJECT)?))
+        let (mut simple_dirs, mut project_dirs, mut withheld_dirs) = tokio::task::spawn_blocking(move || -> Result<_, OutputError> {
+            Ok((package_dirs(&output, layout::SIMPLE)?, package_dirs(&output, layout::PROJECT)?, package_dirs(&output, layout::WITHHELD)?))
         })
         .await
         .map_err(panicked)??;
         let rows = client.query_raw(PACKAGE_FILES_SQL, std::iter::empty::<&str>()).await.map_err(Error::from)?;
         let mut rows = std::pin::pin!(rows);
-        let mut batch: Vec<(String, Vec<String>)> = Vec::with_capacity(BATCH);
+        let mut batch: Vec<PackageFiles> = Vec::with_capacity(BATCH);
         // Acted on once the rows are all in: the connection the rows stream on is the one the
         // actions use, and a statement sent meanwhile would wait behind rows nobody reads.
         let mut remarkable = Vec::new();
@@ -132,7 +154,9 @@ impl Executor {
                 let package: String = row.try_get(0).map_err(Error::from)?;
                 simple_dirs.remove(OsStr::new(&package));
                 project_dirs.remove(OsStr::new(&package));
-                batch.push((package, row.try_get(1).map_err(Error::from)?));
+                withheld_dirs.remove(OsStr::new(&package));
+                let (published, withheld) = (row.try_get(1).map_err(Error::from)?, row.try_get(2).map_err(Error::from)?);
+                batch.push(PackageFiles { package, published, withheld });
             }
             if batch.len() == BATCH || (row.is_none() && !batch.is_empty()) {
                 let packages = std::mem::take(&mut batch);
@@ -159,7 +183,7 @@ impl Executor {
             "reconciliation's comparison"
         );
         // What is left has no row.
-        let orphans: HashSet<OsString> = simple_dirs.into_keys().chain(project_dirs.into_keys()).collect();
+        let orphans: HashSet<OsString> = simple_dirs.into_keys().chain(project_dirs.into_keys()).chain(withheld_dirs.into_keys()).collect();
         for name in orphans {
             self.remove_orphan_package(pooled, &name, &mut report).await?;
         }
@@ -185,17 +209,19 @@ impl Executor {
 
     /// Act on what one package's directories hold that its rows do not say.
     async fn settle(&self, pooled: &ClientWrapper, package: &str, findings: Findings, report: &mut Reconciled) -> Result<(), JobError> {
-        let simple = layout::simple_dir(package);
-        for filename in findings.unknown_wheels {
+        let (simple, withheld) = (layout::simple_dir(package), layout::withheld_dir(package));
+        let unknown =
+            findings.unknown_wheels.into_iter().map(|f| (&simple, f)).chain(findings.unknown_withheld.into_iter().map(|f| (&withheld, f)));
+        for (dir, filename) in unknown {
             // The deletion job's own way: under the wheels lock, after a fresh look at the rows
             // (an import in flight commits first, and its wheel stays).
             let done = if is_temporary_name(OsStr::new(&filename)) {
-                self.remove_stale_temporary(pooled, package, &filename).await?
+                self.remove_stale_temporary(pooled, package, dir, &filename).await?
             } else {
                 self.delete_wheel(pooled, package, &filename).await?
             };
             if done.removed > 0 {
-                report.removed(&simple.join(&filename));
+                report.removed(&dir.join(&filename));
                 if is_temporary_name(OsStr::new(&filename)) {
                     report.removed_other += 1;
                 } else {
@@ -204,8 +230,13 @@ impl Executor {
             }
             report.moved_wheels += done.moved;
         }
-        for name in findings.other_simple {
-            let path = simple.join(&name);
+        // The move job's own way, under the wheels lock after a fresh look at the row.
+        for filename in findings.misplaced {
+            report.moved_wheels += self.place_wheel(pooled, package, &filename).await?.moved;
+        }
+        for path in
+            findings.other_simple.iter().map(|name| simple.join(name)).chain(findings.other_withheld.iter().map(|name| withheld.join(name)))
+        {
             if self.remove_dir_off_runtime(&path).await? {
                 report.removed(&path);
                 report.removed_other += 1;
@@ -219,7 +250,7 @@ impl Executor {
         }
         // Reported at the end: a wheel found under another package's directory may be moved
         // here meanwhile.
-        report.maybe_missing.extend(findings.missing.into_iter().map(|filename| simple.join(filename)));
+        report.maybe_missing.extend(findings.missing);
         Ok(())
     }
 
@@ -254,11 +285,11 @@ impl Executor {
         Ok(())
     }
 
-    /// Temporary files left by killed writers at the top of the tree and of `simple/` and
-    /// `project/` (those in packages' directories go with the packages).
+    /// Temporary files left by killed writers at the top of the tree and of `simple/`,
+    /// `project/` and `.withheld/` (those in packages' directories go with the packages).
     fn remove_temporary_files(&self, report: &mut Reconciled) -> Result<u64, JobError> {
         let mut removed = 0;
-        for top in ["", layout::SIMPLE, layout::PROJECT] {
+        for top in ["", layout::SIMPLE, layout::PROJECT, layout::WITHHELD] {
             for (name, kind) in self.output.list(Path::new(top))?.unwrap_or_default() {
                 if kind != Kind::Dir && is_temporary_name(&name) {
                     let path = Path::new(top).join(&name);
@@ -289,30 +320,50 @@ fn package_dirs(output: &OutputDir, top: &str) -> Result<HashMap<OsString, Kind>
 }
 
 /// Each package's directories against its rows.
-fn look(output: &OutputDir, packages: &[(String, Vec<String>)]) -> Result<Vec<(String, Findings)>, OutputError> {
+fn look(output: &OutputDir, packages: &[PackageFiles]) -> Result<Vec<(String, Findings)>, OutputError> {
     let mut found = Vec::new();
-    for (package, filenames) in packages {
+    for PackageFiles { package, published, withheld } in packages {
         if !is_package_name(package) {
             continue;
         }
         let mut findings = Findings::default();
         let simple = layout::simple_dir(package);
-        let mut on_disk = HashSet::new();
+        // The wheels found in each place (metadata files count as their wheel's).
+        let mut in_simple = HashSet::new();
         for (name, kind) in output.list(&simple)?.unwrap_or_default() {
             match (kind, name.to_str()) {
                 (Kind::File, Some(layout::PAGE | layout::JSON_PAGE)) => {}
                 (Kind::File, Some(text)) => {
-                    on_disk.insert(text.to_owned());
+                    in_simple.insert(text.to_owned());
                     // A metadata file is its wheel's: known with it, deleted (or moved) with it.
                     let wheel = layout::wheel_of_metadata(text).unwrap_or(text);
-                    if !filenames.iter().any(|f| f == wheel) && !findings.unknown_wheels.iter().any(|w| w == wheel) {
-                        findings.unknown_wheels.push(wheel.to_owned());
-                    }
+                    sort_out(wheel, published, withheld, &mut findings.unknown_wheels, &mut findings.misplaced);
                 }
                 _ => findings.other_simple.push(name),
             }
         }
-        findings.missing = filenames.iter().filter(|f| !on_disk.contains(f.as_str())).cloned().collect();
+        let mut in_withheld = HashSet::new();
+        for (name, kind) in output.list(&layout::withheld_dir(package))?.unwrap_or_default() {
+            // No page lives here: a name that could not be a wheel's (a deletion would refuse
+            // it) is junk, removed as such.
+            let plausible = |text: &str| is_temporary_name(OsStr::new(text)) || layout::wheel_path(package, text).is_ok();
+            match (kind, name.to_str()) {
+                (Kind::File, Some(text)) if plausible(text) => {
+                    in_withheld.insert(text.to_owned());
+                    let wheel = layout::wheel_of_metadata(text).unwrap_or(text);
+                    sort_out(wheel, withheld, published, &mut findings.unknown_withheld, &mut findings.misplaced);
+                }
+                _ => findings.other_withheld.push(name),
+            }
+        }
+        // Where each row's wheel should be; one found in the other place is moved there.
+        let expected = published.iter().map(|f| (f, true)).chain(withheld.iter().map(|f| (f, false)));
+        for (filename, served) in expected {
+            if !in_simple.contains(filename.as_str()) && !in_withheld.contains(filename.as_str()) {
+                let dir = if served { simple.clone() } else { layout::withheld_dir(package) };
+                findings.missing.push(dir.join(filename));
+            }
+        }
         let project = layout::project_dir(package);
         for (name, kind) in output.list(&project)?.unwrap_or_default() {
             match (kind, name.to_str()) {
@@ -330,12 +381,28 @@ fn look(output: &OutputDir, packages: &[(String, Vec<String>)]) -> Result<Vec<(S
         let unremarkable = findings.unknown_wheels.is_empty()
             && findings.other_simple.is_empty()
             && findings.other_project.is_empty()
+            && findings.unknown_withheld.is_empty()
+            && findings.other_withheld.is_empty()
+            && findings.misplaced.is_empty()
             && findings.missing.is_empty();
         if !unremarkable {
             found.push((package.clone(), findings));
         }
     }
     Ok(found)
+}
+
+/// A wheel found in one of a package's two places: in order where `here` (the rows of this
+/// place) has it; misplaced where `there` (the other place's) has it; else unknown. Each once.
+fn sort_out(wheel: &str, here: &[String], there: &[String], unknown: &mut Vec<String>, misplaced: &mut Vec<String>) {
+    let listed = |list: &[String]| list.iter().any(|f| f == wheel);
+    if listed(here) {
+        return;
+    }
+    let into = if listed(there) { misplaced } else { unknown };
+    if !listed(into) {
+        into.push(wheel.to_owned());
+    }
 }
 
 /// Leave a row in `piw.reconciliations`.

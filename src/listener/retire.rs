@@ -1,5 +1,7 @@
 //! Deleting what rows no longer publish: a wheel whose row went, a package's directories. A
-//! wheel's metadata file (`FILENAME.metadata`, PEP 658) goes, comes back and moves with it.
+//! wheel's metadata file (`FILENAME.metadata`, PEP 658) goes, comes back and moves with it. A
+//! wheel may be in its package's served directory (`simple/PACKAGE/`) or withheld
+//! (`.withheld/PACKAGE/`, see `place`): a deletion looks in both.
 //!
 //! A deletion runs in a transaction that holds the package's wheels lock (`piw.lock_wheels`)
 //! from the look at the rows to the commit, so an importer between writing a wheel and committing
@@ -15,7 +17,7 @@ use deadpool_postgres::ClientWrapper;
 use tokio_postgres::{types::ToSql, Client};
 
 use super::executor::{Effect, Executor, JobError};
-use crate::site::layout::{self, is_package_name, metadata_path, wheel_path};
+use crate::site::layout::{self, is_package_name, metadata_path, placed_metadata_path, placed_wheel_path, wheel_path};
 use crate::{
     error::Error,
     queue,
@@ -27,18 +29,36 @@ use crate::{
 /// disk) must not hold the package's importers for longer than this.
 const IDLE_LIMIT: &str = "10s";
 
-/// The package whose row has a wheel (`$1`: its filename).
-const WHEEL_OWNER_SQL: &str = "SELECT b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id WHERE f.filename = $1";
+/// Whether a wheel's row publishes it: neither its package nor its version is skipped, and its
+/// version is not held (the simple pages' rule, see `pages::data`).
+macro_rules! wheel_rows_sql {
+    ($select:literal, $filter:literal) => {
+        concat!(
+            "SELECT ",
+            $select,
+            " b.package, (p.skip = '' AND v.skip = '' AND v.held = '')
+               FROM piw.files f
+               JOIN piw.builds b ON b.build_id = f.build_id
+               JOIN piw.versions v ON v.package = b.package AND v.version = b.version
+               JOIN piw.packages p ON p.package = b.package
+              WHERE ",
+            $filter
+        )
+    };
+}
 
-/// The rows among wheels (`$1`: their filenames), as (filename, package).
-const WHEEL_OWNERS_SQL: &str =
-    "SELECT f.filename, b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id WHERE f.filename = ANY($1)";
+/// The package whose row has a wheel (`$1`: its filename), and whether the row publishes it.
+pub(super) const WHEEL_OWNER_SQL: &str = wheel_rows_sql!("", "f.filename = $1");
+
+/// The rows among wheels (`$1`: their filenames), as (filename, package, published).
+const WHEEL_OWNERS_SQL: &str = wheel_rows_sql!("f.filename,", "f.filename = ANY($1)");
 
 const PACKAGE_EXISTS_SQL: &str = "SELECT 1 FROM piw.packages WHERE package = $1";
 
 impl Executor {
-    /// Retire `simple/PACKAGE/FILENAME`: delete it, unless its row came back; when its row now
-    /// belongs to another package (a build moved by UPDATE), move it there instead.
+    /// Retire `simple/PACKAGE/FILENAME` (or `.withheld/PACKAGE/FILENAME`): delete it, unless its
+    /// row came back; when its row now belongs to another package (a build moved by UPDATE), move
+    /// it there instead.
     ///
     /// Two round trips (a removal waits for them): the transaction's start, the lock and the look
     /// at the rows go out together, then the second look and the commit. The server runs each
@@ -48,6 +68,8 @@ impl Executor {
     pub(super) async fn delete_wheel(&self, pooled: &ClientWrapper, package: &str, filename: &str) -> Result<Effect, JobError> {
         let path = wheel_path(package, filename)?;
         let metadata = metadata_path(package, filename)?;
+        let withheld = placed_wheel_path(package, filename, false)?;
+        let withheld_metadata = placed_metadata_path(package, filename, false)?;
         let client: &Client = pooled;
         let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
         let check = pooled.prepare_cached(WHEEL_OWNER_SQL).await.map_err(Error::from)?;
@@ -67,15 +89,23 @@ impl Executor {
         };
         let mut effect = Effect::default();
         let retired = match found {
-            Ok(Some(owner)) if owner == package => Ok(Vec::new()),
-            Ok(Some(owner)) => match self.move_wheel(&path, filename, &owner) {
+            // Its row came back: it stays, where the row says (a copy in the other place, left
+            // by a hold or release while the wheel was gone, goes).
+            Ok(Some((owner, published))) if owner == package => match self.place(package, filename, published) {
+                Ok(placed) => {
+                    effect = placed;
+                    Ok(Vec::new())
+                }
+                Err(e) => Err(e.into()),
+            },
+            Ok(Some((owner, published))) => match self.move_wheel(package, filename, &owner, published) {
                 Ok(moved) => {
                     effect = moved;
                     Ok(Vec::new())
                 }
                 Err(e) => Err(e.into()),
             },
-            Ok(None) => self.retire_all(&[&path, &metadata]),
+            Ok(None) => self.retire_all(&[&path, &metadata, &withheld, &withheld_metadata]),
             Err(e) => Err(e),
         };
         let retired = match retired {
@@ -90,7 +120,8 @@ impl Executor {
         let (again, committed) = futures_util::future::join(owner_of(client, &check, filename), client.batch_execute("COMMIT")).await;
         match (committed, again) {
             (Ok(()), Ok(None)) => {
-                // One removal: the wheel, its metadata file with it (or a metadata file left alone).
+                // One removal: the wheel, its metadata file with it (or a metadata file left
+                // alone; or a wheel both served and withheld, by a move cut short).
                 effect.removed += u64::from(!retired.is_empty());
                 for gone in retired {
                     gone.discard()?;
@@ -125,10 +156,11 @@ impl Executor {
             if exists().await? {
                 return Ok((Effect::default(), Vec::new()));
             }
-            let simple = layout::simple_dir(package);
-            let mut effect = self.move_wheels_of_others(client, &simple).await?;
+            let (simple, withheld) = (layout::simple_dir(package), layout::withheld_dir(package));
+            let mut effect = self.move_wheels_of_others(client, package, &simple).await?;
+            effect.add(self.move_wheels_of_others(client, package, &withheld).await?);
             let mut retired = Vec::new();
-            for dir in [simple, layout::project_dir(package)] {
+            for dir in [simple, layout::project_dir(package), withheld] {
                 retired.extend(self.output.retire(&dir)?);
             }
             if exists().await? {
@@ -143,11 +175,18 @@ impl Executor {
         .await
     }
 
-    /// Remove a temporary (or retired) file left in `simple/PACKAGE/` by a writer that was killed.
-    /// Under the wheels lock: an importer's temporary file is its own until it commits (and then
-    /// renamed away), so one still there once the lock is ours was left by a dead writer.
-    pub(super) async fn remove_stale_temporary(&self, pooled: &ClientWrapper, package: &str, name: &str) -> Result<Effect, JobError> {
-        let path = layout::simple_dir(package).join(name);
+    /// Remove a temporary (or retired) file left in `dir` (`simple/PACKAGE/` or
+    /// `.withheld/PACKAGE/`) by a writer that was killed. Under the wheels lock: an importer's
+    /// temporary file is its own until it commits (and then renamed away), so one still there
+    /// once the lock is ours was left by a dead writer.
+    pub(super) async fn remove_stale_temporary(
+        &self,
+        pooled: &ClientWrapper,
+        package: &str,
+        dir: &Path,
+        name: &str,
+    ) -> Result<Effect, JobError> {
+        let path = dir.join(name);
         let client: &Client = pooled;
         let lock = pooled.prepare_cached(queue::LOCK_WHEELS_SQL).await.map_err(Error::from)?;
         deleting(client, async {
@@ -157,8 +196,9 @@ impl Executor {
         .await
     }
 
-    /// Move the wheels in `dir` that rows of other packages have to those packages' directories.
-    async fn move_wheels_of_others(&self, client: &Client, dir: &Path) -> Result<Effect, JobError> {
+    /// Move the wheels in `dir` (`package`'s served or withheld directory) that rows of other
+    /// packages have to those packages' directories.
+    async fn move_wheels_of_others(&self, client: &Client, package: &str, dir: &Path) -> Result<Effect, JobError> {
         let names: Vec<String> = self
             .output
             .list(dir)?
@@ -173,7 +213,10 @@ impl Executor {
         }
         for row in client.query(WHEEL_OWNERS_SQL, &[&names]).await.map_err(Error::from)? {
             let (filename, owner): (String, String) = (row.try_get(0).map_err(Error::from)?, row.try_get(1).map_err(Error::from)?);
-            effect.add(self.move_wheel(&dir.join(&filename), &filename, &owner)?);
+            let published: bool = row.try_get(2).map_err(Error::from)?;
+            if owner != package {
+                effect.add(self.move_wheel(package, &filename, &owner, published)?);
+            }
         }
         Ok(effect)
     }
@@ -195,20 +238,27 @@ impl Executor {
         Ok(retired)
     }
 
-    /// The wheel at `path` (named `filename`) is `owner`'s now: move it to `owner`'s directory,
-    /// or, when a wheel is there already, delete this one; its metadata file the same way.
-    fn move_wheel(&self, path: &Path, filename: &str, owner: &str) -> Result<Effect, OutputError> {
-        let target = wheel_path(owner, filename)?;
-        let effect = self.move_file(path, &target, owner)?;
-        let metadata = path.with_file_name(format!("{filename}{}", layout::METADATA_SUFFIX));
-        self.move_file(&metadata, &metadata_path(owner, filename)?, owner)?;
+    /// The wheel `filename` in `package`'s directories (served or withheld) is `owner`'s now:
+    /// move it to `owner`'s directory (served when `published`, else withheld), or, when a wheel
+    /// is there already, delete this one; its metadata file the same way.
+    fn move_wheel(&self, package: &str, filename: &str, owner: &str, published: bool) -> Result<Effect, OutputError> {
+        let target = placed_wheel_path(owner, filename, published)?;
+        let target_metadata = placed_metadata_path(owner, filename, published)?;
+        let mut effect = Effect::default();
+        for served in [true, false] {
+            let why = format!("its row is {owner}'s now");
+            effect.add(self.move_file(&placed_wheel_path(package, filename, served)?, &target, &why)?);
+            self.move_file(&placed_metadata_path(package, filename, served)?, &target_metadata, &why)?;
+        }
         Ok(effect)
     }
 
-    fn move_file(&self, path: &Path, target: &Path, owner: &str) -> Result<Effect, OutputError> {
+    /// Move the file at `path` to `target` (`why`, for the log), or delete it when `target`
+    /// exists already; nothing at `path` is fine.
+    pub(super) fn move_file(&self, path: &Path, target: &Path, why: &str) -> Result<Effect, OutputError> {
         match self.output.move_file(path, target)? {
             Moved::Moved => {
-                tracing::info!("moved {} to {} (its row is {owner}'s now)", path.display(), target.display());
+                tracing::info!("moved {} to {} ({why})", path.display(), target.display());
                 Ok(Effect { moved: 1, ..Effect::default() })
             }
             Moved::SourceMissing => Ok(Effect::default()),
@@ -217,10 +267,16 @@ impl Executor {
     }
 }
 
-/// The package whose row has the wheel `filename`, if any.
-async fn owner_of(client: &Client, check: &tokio_postgres::Statement, filename: &str) -> Result<Option<String>, JobError> {
+/// The package whose row has the wheel `filename`, and whether the row publishes it; `None`
+/// when no row has it.
+pub(super) async fn owner_of(
+    client: &Client,
+    check: &tokio_postgres::Statement,
+    filename: &str,
+) -> Result<Option<(String, bool)>, JobError> {
     let row = client.query_opt(check, &[&filename]).await.map_err(Error::from)?;
-    Ok(row.map(|row| row.try_get::<_, String>(0)).transpose().map_err(Error::from)?)
+    let owner = row.map(|row| Ok::<_, tokio_postgres::Error>((row.try_get::<_, String>(0)?, row.try_get::<_, bool>(1)?)));
+    Ok(owner.transpose().map_err(Error::from)?)
 }
 
 /// The start of a deletion's transaction.
@@ -238,7 +294,7 @@ async fn rollback(client: &Client) {
 
 /// Run a deletion in a transaction: `work` retires what it deletes; committed, that is
 /// discarded; not committed, it is restored (see the module's documentation).
-async fn deleting(
+pub(super) async fn deleting(
     client: &Client,
     work: impl std::future::Future<Output = Result<(Effect, Vec<Retired>), JobError>>,
 ) -> Result<Effect, JobError> {

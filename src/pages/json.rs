@@ -37,7 +37,7 @@ impl SearchJson {
 /// ```json
 /// {"package": "foo", "description": "...", "skip": "",
 ///  "releases": {"1.0": {"released": "2024-01-02T03:04:05Z" or null, "yanked": false,
-///      "yank_reason": "", "skip": "",
+///      "yank_reason": "", "skip": "", "held": "",
 ///      "files": {"foo-1.0-py3-none-any.whl": {"filesize": 1234, "filehash": "<sha256 hex>",
 ///                "abi_tag": "none", "platform_tag": "any", "requires_python": ">=3.7" or null,
 ///                "apt_dependencies": ["libfoo1"]}},
@@ -83,11 +83,12 @@ struct ReleaseJson<'a>(&'a Release);
 impl Serialize for ReleaseJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let release = self.0;
-        let mut fields = serializer.serialize_struct("Release", 6)?;
+        let mut fields = serializer.serialize_struct("Release", 7)?;
         fields.serialize_field("released", &release.released)?;
         fields.serialize_field("yanked", &release.yanked)?;
         fields.serialize_field("yank_reason", &release.yank_reason)?;
         fields.serialize_field("skip", &release.skip)?;
+        fields.serialize_field("held", &release.held)?;
         fields.serialize_field("files", &FilesJson(&release.files))?;
         fields.serialize_field("builds", &BuildsJson(&release.builds))?;
         fields.end()

@@ -20,10 +20,11 @@
 //! | `simple/index.json` | the same as PEP 691 JSON (`meta.api-version` 1.1, `projects`) |
 //! | `simple/PACKAGE/index.html` | PEP 503: `<a href="FILENAME#sha256=HASH"[ data-requires-python="..."][ data-yanked=""]>FILENAME</a>` per published file, by filename |
 //! | `simple/PACKAGE/index.json` | the same files as PEP 691 JSON with PEP 700's fields (shape in `json.rs`) |
-//! | `project/PACKAGE/index.html` | description, skip notice, `pip install`, releases newest first (by release date, then version) with their builds and published files |
+//! | `project/PACKAGE/index.html` | description, skip notice, `pip install`, releases newest first (by release date, then version) with their builds and published files, held and skipped ones marked |
 //! | `project/PACKAGE/json/index.json` | the same data as JSON (shape documented in `json.rs`) |
 //!
-//! A *published* file's build succeeded and neither its version nor its package is skipped.
+//! A *published* file's build succeeded, neither its version nor its package is skipped, and its
+//! version is not held (the others' wheels are withheld, outside the served tree).
 //! Sorting is by byte order, whatever the database's locale. Hrefs to files percent-encode every
 //! byte but `A-Z a-z 0-9 - . _ ~` (so `+` is `%2B`); the link text is the filename, HTML-escaped.
 //!

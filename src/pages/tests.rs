@@ -48,6 +48,7 @@ fn hostile_project() -> Project {
                 skip: String::new(),
                 yanked: true,
                 yank_reason: "<b>broken</b> on \"3.12\"".into(),
+                held: String::new(),
                 builds: vec![Build {
                     build_id: 1,
                     abi_tag: "cp311".into(),
@@ -73,6 +74,7 @@ fn hostile_project() -> Project {
                 skip: "broken <setup.py>".into(),
                 yanked: false,
                 yank_reason: String::new(),
+                held: String::new(),
                 builds: vec![],
                 files: vec![],
             },
@@ -368,7 +370,7 @@ mod properties {
                 // What `data` guarantees: each release's files once, by filename.
                 files.sort_by(|a, b| a.filename.cmp(&b.filename));
                 files.dedup_by(|a, b| a.filename == b.filename);
-                Release { version, released, skip, yanked, yank_reason: String::new(), builds, files }
+                Release { version, released, skip, yanked, yank_reason: String::new(), held: String::new(), builds, files }
             })
     }
 
@@ -497,6 +499,7 @@ fn releases_are_ordered_by_pep_440_newest_first() {
         skip: String::new(),
         yanked: false,
         yank_reason: String::new(),
+        held: String::new(),
         builds: vec![],
         files: vec![],
     };

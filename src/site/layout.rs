@@ -18,8 +18,12 @@ pub const PROJECT: &str = "project";
 pub const PAGE: &str = "index.html";
 /// The name of a simple page's PEP 691 JSON twin, beside it.
 pub const JSON_PAGE: &str = "index.json";
+/// Withheld wheels (held versions, skipped packages and versions) and their metadata: a
+/// directory per package, at the top of the tree but outside what is served (a dot name: the
+/// nginx snippet answers 404 for every dot path; a server that serves dot paths would serve it).
+pub const WITHHELD: &str = ".withheld";
 /// The top-level directories that hold one directory per package.
-pub const PACKAGE_TREES: [&str; 2] = [SIMPLE, PROJECT];
+pub const PACKAGE_TREES: [&str; 3] = [SIMPLE, PROJECT, WITHHELD];
 
 /// `simple/index.html`.
 pub fn simple_root() -> PathBuf {
@@ -75,6 +79,23 @@ pub fn wheel_path(package: &str, filename: &str) -> Result<PathBuf, OutputError>
     }
 }
 
+/// `.withheld/PACKAGE`: the package's withheld wheels.
+pub fn withheld_dir(package: &str) -> PathBuf {
+    Path::new(WITHHELD).join(package)
+}
+
+/// Where a wheel lives: `simple/PACKAGE/FILENAME` when `published`, else
+/// `.withheld/PACKAGE/FILENAME`; the same names are refused as by [`wheel_path`].
+pub fn placed_wheel_path(package: &str, filename: &str, published: bool) -> Result<PathBuf, OutputError> {
+    let path = wheel_path(package, filename)?;
+    Ok(if published { path } else { withheld_dir(package).join(filename) })
+}
+
+/// The metadata file beside a wheel placed as [`placed_wheel_path`] says.
+pub fn placed_metadata_path(package: &str, filename: &str, published: bool) -> Result<PathBuf, OutputError> {
+    placed_wheel_path(package, &format!("{filename}{METADATA_SUFFIX}"), published)
+}
+
 /// What PEP 658 appends to a wheel's file name for the file holding its core metadata.
 pub const METADATA_SUFFIX: &str = ".metadata";
 
@@ -118,5 +139,10 @@ mod tests {
             assert!(wheel_path("foo", bad).is_err(), "{bad:?}");
         }
         assert!(wheel_path("", "foo-1.0-py3-none-any.whl").is_err());
+        assert_eq!(
+            placed_wheel_path("foo", "foo-1.0-py3-none-any.whl", false).ok(),
+            Some(PathBuf::from(".withheld/foo/foo-1.0-py3-none-any.whl"))
+        );
+        assert!(placed_wheel_path("foo", "index.html", false).is_err());
     }
 }

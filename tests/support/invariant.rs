@@ -4,8 +4,10 @@
 //! - every page equals a fresh render of the current rows, byte for byte (the home page's "built"
 //!   line masked: it is the one line that varies between renders of the same rows);
 //! - no page or directory exists for a package that does not exist;
-//! - every wheel the test put in place whose file row still exists is present;
-//! - no wheel (or wheel's metadata file) remains whose file row is gone;
+//! - every wheel the test put in place whose file row still exists is present, where its row
+//!   says: under `simple/` when published, under `.withheld/` when withheld (held or skipped);
+//! - no wheel (or wheel's metadata file) remains whose file row is gone, and none is served
+//!   whose row withholds it;
 //! - no temporary file (`.NAME.piw-tmp`) or retired one (`.NAME.piw-del`) remains, and nothing
 //!   else is there.
 #![allow(dead_code)]
@@ -18,6 +20,9 @@ use std::{
 
 use piw::pages::{self, Output};
 use tokio_postgres::Client;
+
+/// Where withheld wheels live (see `piw::site::layout::WITHHELD`).
+const WITHHELD: &str = piw::site::layout::WITHHELD;
 
 /// Wheels a test put under the output path, as (package, filename).
 pub type Placed = BTreeSet<(String, String)>;
@@ -62,7 +67,7 @@ pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, 
             continue;
         }
         let in_package_dir = parts.len() >= 3 || (parts.len() == 2 && !matches!(kind, Kind::File));
-        if (parts[0] == "simple" || parts[0] == "project") && in_package_dir && !packages.contains(parts[1]) {
+        if (parts[0] == "simple" || parts[0] == "project" || parts[0] == WITHHELD) && in_package_dir && !packages.contains(parts[1]) {
             if parts.len() == 2 {
                 found.push(format!("{text} belongs to package {:?}, which does not exist", parts[1]));
             }
@@ -81,11 +86,16 @@ pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, 
             if mask(&text, &actual) != mask(&text, &bytes) {
                 found.push(format!("{text} differs from a fresh render: {}", first_difference(&actual, &bytes)));
             }
-        } else if parts.len() == 3 && parts[0] == "simple" && name != "index.html" {
-            // A wheel's metadata file (PEP 658) lives as long as its wheel's row.
+        } else if parts.len() == 3 && (parts[0] == "simple" || parts[0] == WITHHELD) && name != "index.html" {
+            // A wheel's metadata file (PEP 658) lives as long as its wheel's row, where it is.
             let wheel = piw::site::layout::wheel_of_metadata(name).unwrap_or(name);
-            if !wheels.contains(&(parts[1].to_owned(), wheel.to_owned())) {
-                found.push(format!("wheel {text} remains, but its file row is gone"));
+            match wheels.get(&(parts[1].to_owned(), wheel.to_owned())) {
+                None => found.push(format!("wheel {text} remains, but its file row is gone")),
+                Some(&published) if published != (parts[0] == "simple") => found.push(format!(
+                    "wheel {text} is in the wrong place: its row {}",
+                    if published { "publishes it" } else { "withholds it" }
+                )),
+                Some(_) => {}
             }
         } else {
             found.push(format!("unexpected file {text}"));
@@ -95,8 +105,9 @@ pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, 
         found.push(format!("page {} is missing", missing.display()));
     }
     for (package, filename) in placed {
-        let path = Path::new("simple").join(package).join(filename);
-        if wheels.contains(&(package.clone(), filename.clone())) && !root.join(&path).is_file() {
+        let Some(&published) = wheels.get(&(package.clone(), filename.clone())) else { continue };
+        let path = Path::new(if published { "simple" } else { WITHHELD }).join(package).join(filename);
+        if !root.join(&path).is_file() {
             found.push(format!("wheel {} was put in place and its row exists, but it is gone", path.display()));
         }
     }
@@ -115,7 +126,7 @@ pub async fn assert_holds_ignoring(client: &Client, root: &Path, placed: &Placed
 
 /// Every page a fresh render produces (path -> bytes), the set of packages, and every file row as
 /// (package, filename), all from one snapshot.
-async fn render_everything(client: &Client) -> (BTreeMap<PathBuf, Vec<u8>>, BTreeSet<String>, BTreeSet<(String, String)>) {
+async fn render_everything(client: &Client) -> (BTreeMap<PathBuf, Vec<u8>>, BTreeSet<String>, BTreeMap<(String, String), bool>) {
     client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.expect("begin snapshot");
     let mut pages = BTreeMap::new();
     let mut keep = |output: Output| {
@@ -140,9 +151,17 @@ async fn render_everything(client: &Client) -> (BTreeMap<PathBuf, Vec<u8>>, BTre
     .expect("render every project page");
     let packages = client.query("SELECT package FROM piw.packages", &[]).await.expect("packages");
     let packages = packages.iter().map(|r| r.get::<_, String>(0)).collect();
-    let wheels =
-        client.query("SELECT b.package, f.filename FROM piw.files f JOIN piw.builds b USING (build_id)", &[]).await.expect("file rows");
-    let wheels = wheels.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let wheels = client
+        .query(
+            "SELECT b.package, f.filename, p.skip = '' AND v.skip = '' AND v.held = ''
+               FROM piw.files f JOIN piw.builds b USING (build_id)
+               JOIN piw.versions v ON v.package = b.package AND v.version = b.version
+               JOIN piw.packages p ON p.package = b.package",
+            &[],
+        )
+        .await
+        .expect("file rows");
+    let wheels = wheels.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
     client.batch_execute("COMMIT").await.expect("end snapshot");
     (pages, packages, wheels)
 }

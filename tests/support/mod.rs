@@ -137,6 +137,7 @@ pub fn tool_exe(tool: &str) -> &'static str {
         "piw-skip" => env!("CARGO_BIN_EXE_piw-skip"),
         "piw-import" => env!("CARGO_BIN_EXE_piw-import"),
         "piw-yank" => env!("CARGO_BIN_EXE_piw-yank"),
+        "piw-hold" => env!("CARGO_BIN_EXE_piw-hold"),
         "piw-log" => env!("CARGO_BIN_EXE_piw-log"),
         "piw-status" => env!("CARGO_BIN_EXE_piw-status"),
         "piw-jobs" => env!("CARGO_BIN_EXE_piw-jobs"),

@@ -10,6 +10,7 @@
 
 use clap::CommandFactory;
 
+pub mod hold;
 pub mod import;
 pub mod initdb;
 pub mod jobs;
@@ -24,6 +25,7 @@ pub mod yank;
 /// Every tool's command line (name, about, arguments), in alphabetical order.
 pub fn commands() -> Vec<clap::Command> {
     vec![
+        hold::Args::command(),
         import::Args::command(),
         initdb::Args::command(),
         jobs::Args::command(),

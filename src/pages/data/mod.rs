@@ -6,8 +6,9 @@
 //! not depend on the database's locale. The project rows arrive grouped by package in whatever
 //! order the packages' index keeps; each package's rows are put in order here.
 //!
-//! A *published* file is one whose build succeeded, whose version is not skipped and whose package
-//! is not skipped: exactly the files the simple pages list.
+//! A *published* file is one whose build succeeded, whose version is neither skipped nor held and
+//! whose package is not skipped: exactly the files the simple pages list (the others' wheels are
+//! withheld, outside the served tree: see `listener::place`).
 //!
 //! One file per page kind: `home` (the home page, the search index and the simple root: one
 //! query each, nothing to group), `simple` and `project`; `timestamp` formats the times both of

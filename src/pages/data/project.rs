@@ -34,6 +34,8 @@ pub struct Release {
     pub yanked: bool,
     /// Why it is yanked; `""` for no stated reason (or not yanked).
     pub yank_reason: String,
+    /// Why the version is held (`piw.hold_version`): its files are withheld; `""` when it is not.
+    pub held: String,
     /// Every build attempt, by ABI, then by time.
     pub builds: Vec<Build>,
     /// Published files, by filename.
@@ -137,6 +139,7 @@ mod col {
     pub const DEPENDENCY: usize = 20;
     pub const METADATA_HASH: usize = 21;
     pub const YANK_REASON: usize = 22;
+    pub const HELD: usize = 23;
 }
 
 /// One row per package, version, build, published file and apt dependency down one chain of left
@@ -159,10 +162,10 @@ macro_rules! project_sql {
                     SELECT v.version, v.skip, v.released, v.yanked,
                            b.build_id, b.abi_tag, b.status, date_part('epoch', b.duration), b.built_at,
                            f.filename, f.filesize, f.filehash::text, f.abi_tag, f.platform_tag, f.requires_python,
-                           d.dependency, f.metadata_hash::text, v.yank_reason
+                           d.dependency, f.metadata_hash::text, v.yank_reason, v.held
                       FROM piw.versions v
                       LEFT JOIN piw.builds b ON b.package = v.package AND b.version = v.version
-                      LEFT JOIN piw.files f ON f.build_id = b.build_id AND b.status AND v.skip = '' AND p.skip = ''
+                      LEFT JOIN piw.files f ON f.build_id = b.build_id AND b.status AND v.skip = '' AND v.held = '' AND p.skip = ''
                       LEFT JOIN piw.dependencies d ON d.filename = f.filename AND d.tool = 'apt'
                      WHERE v.package = p.package
                     OFFSET 0) AS r ON true
@@ -265,6 +268,7 @@ impl ProjectRows {
                 skip: row.try_get(col::VERSION_SKIP)?,
                 yanked: row.try_get(col::YANKED)?,
                 yank_reason: row.try_get(col::YANK_REASON)?,
+                held: row.try_get(col::HELD)?,
                 builds: Vec::new(),
                 files: Vec::new(),
             });

@@ -73,7 +73,7 @@ impl SimplePage {
 }
 
 /// One row per published file, or one row with null file columns for a package without any
-/// (a skipped package never has any).
+/// (a skipped package never has any; a held version's files are withheld: not published).
 macro_rules! simple_sql {
     ($filter:literal) => {
         concat!(
@@ -83,7 +83,7 @@ macro_rules! simple_sql {
                LEFT JOIN (piw.versions v
                           JOIN piw.builds b ON b.package = v.package AND b.version = v.version AND b.status
                           JOIN piw.files f ON f.build_id = b.build_id)
-                 ON v.package = p.package AND v.skip = '' AND p.skip = ''
+                 ON v.package = p.package AND v.skip = '' AND v.held = '' AND p.skip = ''
               WHERE ",
             $filter,
             " ORDER BY p.package COLLATE \"C\""
