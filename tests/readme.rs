@@ -33,12 +33,6 @@ async fn every_psql_example_in_the_readme_runs() {
                 client.execute(first, &[]).await.unwrap();
             }
         }
-        if example.contains("unskip_version") {
-            client.execute("CALL piw.skip_version('hello-world', '2.0')", &[]).await.unwrap();
-        }
-        if example.contains("unyank_version") {
-            client.execute("CALL piw.yank_version('hello-world', '2.0')", &[]).await.unwrap();
-        }
         client.batch_execute(&example).await.unwrap_or_else(|e| panic!("README example {example:?} fails: {e}"));
     }
 }
