@@ -5,7 +5,7 @@
 -- PUBLIC: nothing. Procedures are SECURITY DEFINER, so the tables need no grants for them to work.
 COMMENT ON ROLE piw_admin IS 'piw: may call every procedure and read and write every table';
 COMMENT ON ROLE piw_reader IS 'piw: may read every table (the audit log too), piw.queue_status(), piw.listener_status() and piw.request_jobs()';
-COMMENT ON ROLE piw_operator IS 'piw: may do what piw_reader may, rebuild, retry and cancel jobs (piw.rebuild, piw.retry_failed, piw.retry_jobs, piw.cancel_jobs), and hold and release versions (piw.hold_version, piw.release_version); not remove, skip or yank';
+COMMENT ON ROLE piw_operator IS 'piw: may do what piw_reader may, rebuild, retry and cancel jobs (piw.rebuild, piw.retry_failed, piw.retry_jobs, piw.cancel_jobs), count downloads (piw.count_downloads), and hold and release versions (piw.hold_version, piw.release_version); not remove, skip or yank';
 
 REVOKE ALL ON SCHEMA piw FROM PUBLIC;
 GRANT USAGE ON SCHEMA piw TO piw_admin, piw_reader, piw_operator;
@@ -24,6 +24,16 @@ REVOKE INSERT, UPDATE ON piw.requests FROM piw_admin;
 -- The audit log is append-only, and only piw's routines append (with the caller's session_user):
 -- an admin can neither forge, change nor delete an entry. Its owner alone can prune it.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON piw.audit FROM piw_admin;
+-- Download counts follow the log (piw.count_downloads and the log's triggers keep them): a count
+-- written by hand would be neither the log's nor undone by it. Which transaction logged a
+-- download is the log's own record: a row claiming another would be counted late or never.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON piw.download_counts, piw.download_counting FROM piw_admin;
+REVOKE INSERT, UPDATE ON piw.downloads FROM piw_admin;
+GRANT INSERT (filename, accessed_by, accessed_at, arch, distro_name, distro_version, os_name, os_version,
+              py_name, py_version, installer_name, installer_version, setuptools_version),
+      UPDATE (filename, accessed_by, accessed_at, arch, distro_name, distro_version, os_name, os_version,
+              py_name, py_version, installer_name, installer_version, setuptools_version)
+   ON piw.downloads TO piw_admin;
 -- piw's locks are locks on these tables (see V010): no role but their owner has any privilege on
 -- them, so only piw's routines can lock them (LOCK TABLE and row locks need one).
 REVOKE ALL ON piw.wake_lock, piw.claim_lock, piw.listener_presence, piw.wheel_locks FROM piw_admin;
@@ -44,6 +54,7 @@ GRANT EXECUTE ON PROCEDURE piw.rebuild(text, text) TO piw_operator;
 GRANT EXECUTE ON PROCEDURE piw.retry_failed() TO piw_operator;
 GRANT EXECUTE ON PROCEDURE piw.retry_jobs(text, bigint) TO piw_operator;
 GRANT EXECUTE ON PROCEDURE piw.cancel_jobs(text) TO piw_operator;
+GRANT EXECUTE ON FUNCTION piw.count_downloads(interval) TO piw_operator;
 -- Holding keeps the wheels (nothing is lost, release undoes it): an operator's call, unlike a
 -- removal or a skip.
 GRANT EXECUTE ON PROCEDURE piw.hold_version(text, text, text) TO piw_operator;

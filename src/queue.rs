@@ -300,3 +300,25 @@ pub async fn lock_wheels_for_import(transaction: &impl GenericClient, package: &
 /// `piw.lock_wheels`, exclusive, for listeners, inside a transaction: while it is held no
 /// importer is between writing one of `package`'s wheels and committing it.
 pub(crate) const LOCK_WHEELS_SQL: &str = "SELECT piw.lock_wheels($1, true)";
+
+/// What one `piw.count_downloads` call did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DownloadCount {
+    /// Downloads added to the counts (0 when the count was not due).
+    pub counted: i64,
+    /// Until the next count is due.
+    pub due_in: Duration,
+}
+
+/// `piw.count_downloads`: count the downloads logged since the last count, unless it was less than
+/// `at_most_every` ago; queues the home page and search index when it counted any.
+pub async fn count_downloads(client: &impl GenericClient, at_most_every: Duration) -> Result<DownloadCount> {
+    let row = client
+        .query_one(
+            "SELECT counted, extract(epoch FROM due_in)::float8 FROM piw.count_downloads(make_interval(secs => $1))",
+            &[&at_most_every.as_secs_f64()],
+        )
+        .await?;
+    let due_in: f64 = row.try_get(1)?;
+    Ok(DownloadCount { counted: row.try_get(0)?, due_in: Duration::try_from_secs_f64(due_in).unwrap_or_default() })
+}

@@ -218,7 +218,7 @@ async fn every_role_against_every_routine() {
         ("piw_roles_admin", Some("piw_admin")),
     ];
     // (routine call, who may: nobody, reader, operator, admin)
-    let matrix: [(&str, [bool; 4]); 24] = [
+    let matrix: [(&str, [bool; 4]); 25] = [
         ("SELECT * FROM piw.queue_status()", [false, true, true, true]),
         ("SELECT * FROM piw.listener_status()", [false, true, true, true]),
         ("SELECT * FROM piw.request_jobs('1'::xid8)", [false, true, true, true]),
@@ -230,6 +230,7 @@ async fn every_role_against_every_routine() {
         ("CALL piw.retry_failed()", [false, false, true, true]),
         ("CALL piw.retry_jobs(package => 'foo')", [false, false, true, true]),
         ("CALL piw.cancel_jobs('foo')", [false, false, true, true]),
+        ("SELECT * FROM piw.count_downloads('0')", [false, false, true, true]),
         ("CALL piw.remove_version('foo', '1.0')", [false, false, false, true]),
         ("CALL piw.remove_package('foo')", [false, false, false, true]),
         ("CALL piw.skip_package('foo')", [false, false, false, true]),

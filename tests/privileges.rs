@@ -152,7 +152,7 @@ async fn admin_writes_tables_and_triggers_still_queue_work() {
     admin.batch_execute("INSERT INTO piw.build_abis (abi_tag) VALUES ('cp311')").await.unwrap();
     add_downloads(&admin, &wheel, 2).await;
     let mut jobs = queued(&owner).await;
-    jobs.dedup(); // the downloads' transaction queued home and search again
+    jobs.dedup();
     assert_eq!(jobs, page_jobs(&["foo"], true));
 
     clear_jobs(&admin).await;

@@ -141,12 +141,15 @@ async fn many_statements_in_one_transaction_queue_each_target_once() {
 }
 
 #[tokio::test]
-async fn downloads_insert_queues_home_and_search() {
+async fn logging_downloads_queues_nothing_and_deleting_them_queues_home_and_search() {
     let db = TestDb::new().await;
     let client = db.connect().await;
     small_repository(&client).await;
     clear_jobs(&client).await;
+    // piw.count_downloads() counts them once a minute and queues the pages (tests/downloads.rs).
     add_downloads(&client, "bar-0.1-py3-none-any.whl", 10).await;
+    assert_eq!(queued(&client).await, []);
+    client.batch_execute("DELETE FROM piw.downloads WHERE filename = 'bar-0.1-py3-none-any.whl'").await.unwrap();
     assert_eq!(queued(&client).await, [job("home", "", ""), job("search", "", "")]);
 }
 

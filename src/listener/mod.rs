@@ -9,6 +9,7 @@
 //! itself is in `supervisor`, a job's work in `executor`.
 
 pub mod backoff;
+mod counting;
 mod drain;
 pub mod executor;
 mod job_group;
@@ -76,6 +77,9 @@ pub struct ListenerOptions {
     pub heartbeat_interval: Duration,
     /// Stopping, how long the jobs in hand may take to finish before they are handed back.
     pub shutdown_timeout: Duration,
+    /// Count logged downloads this often (`piw.count_downloads`): download counts alone rewrite
+    /// the home page and search index at most this often.
+    pub count_downloads_every: Duration,
 }
 
 impl ListenerOptions {
@@ -90,6 +94,7 @@ impl ListenerOptions {
             poll_interval: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(10),
+            count_downloads_every: Duration::from_secs(60),
         }
     }
 }
@@ -161,10 +166,13 @@ pub async fn run(mut connector: Connector, options: ListenerOptions, cancel: Can
 
     let notifier = tokio::spawn(notifier::run(connector, wake.clone(), cancel.clone()));
     let heartbeat = tokio::spawn(heartbeat_loop(listener.clone()));
+    let counting =
+        tokio::spawn(counting::run(listener.pool.clone(), listener.options.count_downloads_every, cancel.clone()));
     listener.supervise(&wake).await;
 
     let _ = notifier.await;
     let _ = heartbeat.await;
+    let _ = counting.await;
     if let Err(e) = listener.leave().await {
         tracing::warn!("could not hand back unfinished jobs (the others take them when this listener's sessions end): {e}");
     }

@@ -40,6 +40,11 @@ pub struct Args {
     /// back to the queue unfinished
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub shutdown_timeout: f64,
+    /// Seconds between counts of logged downloads (piw.count_downloads): download counts alone
+    /// rewrite the home page and search index at most this often; listing changes (a new
+    /// package, a removal, a skip) rewrite them at once
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub count_downloads_every: f64,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -78,6 +83,7 @@ async fn listen(args: Args) -> Result<(), CliError> {
     options.lease = seconds(args.lease, "lease")?;
     options.heartbeat_interval = (options.lease / 3).min(Duration::from_secs(1));
     options.shutdown_timeout = seconds(args.shutdown_timeout, "shutdown-timeout")?;
+    options.count_downloads_every = seconds(args.count_downloads_every, "count-downloads-every")?;
 
     let cancel = CancellationToken::new();
     let mut terminate =

@@ -8,10 +8,32 @@ use serde::Serialize;
 use tokio_postgres::GenericClient;
 
 use super::{no_params, no_row};
+
+/// The first of the 30 UTC days the pages count apart (today and the 29 before): downloads are
+/// counted per day.
+macro_rules! recent_from {
+    () => {
+        "(now() AT TIME ZONE 'UTC')::date - 29"
+    };
+}
+
+/// Rows of the download log `$alias` that piw.count_downloads() has not counted yet: those of
+/// transactions its last snapshot did not see (scalar subqueries, so that the BRIN index on
+/// logged_xid finds them from the snapshot's xmin on).
+macro_rules! not_counted_yet {
+    ($alias:literal) => {
+        concat!(
+            $alias,
+            ".logged_xid >= (SELECT pg_snapshot_xmin(c.counted)::text::bigint FROM piw.download_counting c) AND NOT pg_visible_in_snapshot(",
+            $alias,
+            ".logged_xid::text::xid8, (SELECT c.counted FROM piw.download_counting c))"
+        )
+    };
+}
 use crate::error::Result;
 
-/// The home page's figures. Plain counts of each table (one scan each, no joins): the home page
-/// is rebuilt after every removal, and these tables are the biggest.
+/// The home page's figures. Plain counts of packages, versions and files (one scan each, no
+/// joins); downloads from their counts (piw.download_counts) and the few rows logged since.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Home {
     /// Packages not skipped.
@@ -32,12 +54,18 @@ pub(in crate::pages) const HOME_SQL: &str = concat!(
     "SELECT (SELECT count(*) FROM piw.packages WHERE skip = ''),
             (SELECT count(*) FROM piw.versions WHERE skip = ''),
             (SELECT count(*) FROM piw.files),
-            d.total, d.recent, ",
+            coalesce(sum(d.downloads), 0)::bigint,
+            coalesce(sum(d.downloads) FILTER (WHERE d.day >= (SELECT ",
+    recent_from!(),
+    ")), 0)::bigint, ",
     utc!("now()"),
     ", (SELECT s.url FROM piw.site s)
-       FROM (SELECT count(*) AS total,
-                    count(*) FILTER (WHERE accessed_at > (SELECT now() - interval '30 days')) AS recent
-               FROM piw.downloads) AS d"
+       FROM (SELECT c.day, c.downloads FROM piw.download_counts c
+             UNION ALL
+             SELECT (dl.accessed_at AT TIME ZONE 'UTC')::date, 1 FROM piw.downloads dl
+              WHERE ",
+    not_counted_yet!("dl"),
+    ") AS d"
 );
 
 pub async fn home(client: &impl GenericClient) -> Result<Home> {
@@ -58,22 +86,29 @@ pub async fn home(client: &impl GenericClient) -> Result<Home> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SearchEntry(pub String, pub i64, pub i64);
 
-/// Downloads are counted through `piw.files`: a download is a package's when its file is.
-///
-/// The 30 days' threshold is a subquery (computed once): `now() - interval` in the filter itself
-/// is worked out again for every download, half of the home page's query.
-pub(in crate::pages) const SEARCH_SQL: &str = "
-    SELECT p.package, coalesce(d.recent, 0), coalesce(d.total, 0)
-      FROM piw.packages p
-      LEFT JOIN (SELECT b.package,
-                        count(*) FILTER (WHERE dl.accessed_at > (SELECT now() - interval '30 days')) AS recent,
-                        count(*) AS total
-                   FROM piw.downloads dl
-                   JOIN piw.files f ON f.filename = dl.filename
-                   JOIN piw.builds b ON b.build_id = f.build_id
-                  GROUP BY b.package) d ON d.package = p.package
-     WHERE p.skip = ''
-     ORDER BY p.package COLLATE \"C\"";
+/// Downloads counted (piw.download_counts, per package and day: piw.count_downloads() keeps it)
+/// plus those logged since the last count, a package's when its file is.
+pub(in crate::pages) const SEARCH_SQL: &str = concat!(
+    "SELECT p.package, coalesce(d.recent, 0), coalesce(d.total, 0)
+       FROM piw.packages p
+       LEFT JOIN (SELECT x.package,
+                         sum(x.downloads) FILTER (WHERE x.day >= (SELECT ",
+    recent_from!(),
+    "))::bigint AS recent,
+                         sum(x.downloads)::bigint AS total
+                    FROM (SELECT c.package, c.day, c.downloads FROM piw.download_counts c
+                          UNION ALL
+                          SELECT b.package, (dl.accessed_at AT TIME ZONE 'UTC')::date, 1
+                            FROM piw.downloads dl
+                            JOIN piw.files f ON f.filename = dl.filename
+                            JOIN piw.builds b ON b.build_id = f.build_id
+                           WHERE ",
+    not_counted_yet!("dl"),
+    ") AS x
+                   GROUP BY x.package) d ON d.package = p.package
+      WHERE p.skip = ''
+      ORDER BY p.package COLLATE \"C\""
+);
 
 /// `[package, downloads in the last 30 days, downloads ever]` for every package not skipped, in
 /// order, handed to `each` as the rows arrive (no list of them is kept).

@@ -1,0 +1,72 @@
+-- count_downloads: add the downloads logged since the last count to the counts; queue the pages.
+CREATE OR REPLACE FUNCTION piw.count_downloads(at_most_every interval DEFAULT '1 minute')
+RETURNS TABLE (counted bigint, due_in interval)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_counting  piw.download_counting;
+    v_now       pg_snapshot;
+    v_window    date := (now() AT TIME ZONE 'UTC')::date - 29;
+    v_counted   bigint;
+    v_folded    bigint := 0;
+    v_changed   bigint;
+    v_every     interval := greatest(coalesce(count_downloads.at_most_every, '1 minute'), '0');
+BEGIN
+    -- Each statement below must see what committed before it: under a snapshot taken earlier,
+    -- downloads deleted (and, if counted, subtracted) meanwhile would be counted again.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'piw.count_downloads() counts in READ COMMITTED transactions only, not %',
+                        upper(current_setting('transaction_isolation'))
+              USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+    -- One count at a time; deletions of counted downloads wait for it, and it for them.
+    SELECT * INTO STRICT v_counting FROM piw.download_counting FOR UPDATE;
+    IF v_counting.counted_at > now() - v_every THEN
+        RETURN QUERY SELECT 0::bigint, v_counting.counted_at + v_every - now();
+        RETURN;
+    END IF;
+    -- A transaction visible in a snapshot had finished when it was taken: its downloads are all
+    -- there (or were rolled back) and none can come later. Those still running (anywhere in the
+    -- cluster: a snapshot is the cluster's) are counted by a later count. The BRIN index finds the
+    -- rows from the last snapshot's xmin on.
+    v_now := pg_current_snapshot();
+    WITH logged AS (
+        SELECT ROW(d.filename, (d.accessed_at AT TIME ZONE 'UTC')::date, count(*))::piw.download_tally AS tally
+          FROM piw.downloads d
+         WHERE d.logged_xid >= pg_snapshot_xmin(v_counting.counted)::text::bigint
+           AND NOT pg_visible_in_snapshot(d.logged_xid::text::xid8, v_counting.counted)
+           AND pg_visible_in_snapshot(d.logged_xid::text::xid8, v_now)
+         GROUP BY d.filename, (d.accessed_at AT TIME ZONE 'UTC')::date
+    )
+    SELECT coalesce(sum((l.tally).downloads), 0)::bigint,
+           piw._add_download_counts(coalesce(array_agg(l.tally), '{}'), v_window)
+      INTO v_counted, v_changed
+      FROM logged l;
+    -- Days that left the 30 shown apart join the days before them, once a day.
+    IF v_counting.folded_before < v_window THEN
+        WITH gone AS (
+            DELETE FROM piw.download_counts c
+             WHERE c.day < v_window AND c.day > '-infinity'
+            RETURNING c.package, c.downloads
+        )
+        INSERT INTO piw.download_counts AS c (package, day, downloads)
+        SELECT g.package, '-infinity', sum(g.downloads)::bigint
+          FROM gone g
+         GROUP BY g.package
+         ORDER BY g.package
+            ON CONFLICT (package, day) DO UPDATE SET downloads = c.downloads + excluded.downloads;
+        GET DIAGNOSTICS v_folded = ROW_COUNT;
+    END IF;
+    UPDATE piw.download_counting
+       SET counted = v_now, counted_at = now(), folded_before = greatest(folded_before, v_window);
+    IF v_counted <> 0 OR v_folded > 0 THEN
+        PERFORM piw._enqueue(ARRAY[ROW('home', '', '')::piw.job_target, ROW('search', '', '')::piw.job_target]);
+    END IF;
+    RETURN QUERY SELECT v_counted, v_every;
+END
+$$;
+
+COMMENT ON FUNCTION piw.count_downloads(interval) IS
+'Add the downloads logged by transactions finished since the last count to piw.download_counts (per package and UTC day) and, if any were added or a day left the last 30, queue the home page and the search index. Does nothing if the last count was less than at_most_every ago. Returns how many downloads it counted and the time until the next count is due. Listeners call it (see piw-listener --count-downloads-every); logging a download queues nothing itself. READ COMMITTED only. Example: SELECT * FROM piw.count_downloads(''0'');';
