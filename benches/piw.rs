@@ -14,6 +14,9 @@
 //! - admin calls per second (`CALL piw.rebuild('index', package)`) from 1, 16 and 64 callers,
 //!   beside plain INSERTs from as many callers, with the backlog the listener leaves and the
 //!   notifications sent;
+//! - logging downloads (single rows, batches of 100) beside the same INSERTs into the log as it was
+//!   before counts were kept, and the home page and search index with the dataset's downloads and
+//!   with a hundred times as many;
 //! - on `large`, a removal on a `small` dataset in the same run, for the large ÷ small ratio.
 //!
 //! Prints a table and writes JSON (default `target/piw-bench-SCALE.json`). The machine these run on
@@ -44,6 +47,8 @@ mod scratch;
 mod admin_calls;
 #[path = "piw/args.rs"]
 mod args;
+#[path = "piw/downloads.rs"]
+mod downloads;
 #[path = "piw/floor.rs"]
 mod floor;
 #[path = "piw/rebuild.rs"]
@@ -114,6 +119,9 @@ async fn run(args: Args) -> Res<()> {
     let removal_p50 = removals::measure(&site, &scale, &mut report, &mut out).await?;
 
     admin_calls::measure(&site, &scale, &mut report, &mut out).await?;
+
+    // Last: it logs a hundred times the dataset's downloads.
+    downloads::measure(&site, &scale, &mut report, &mut out).await?;
 
     if let Some(listener) = site.listener.take() {
         listener.terminate();
