@@ -4,7 +4,7 @@
 -- skips or yanks. piw_reader: read every table, the queue's status and the audit log.
 -- PUBLIC: nothing. Procedures are SECURITY DEFINER, so the tables need no grants for them to work.
 COMMENT ON ROLE piw_admin IS 'piw: may call every procedure and read and write every table';
-COMMENT ON ROLE piw_reader IS 'piw: may read every table (the audit log too), piw.queue_status(), piw.listener_status() and piw.request_jobs()';
+COMMENT ON ROLE piw_reader IS 'piw: may read every table (the audit log too), piw.queue_status(), piw.listener_status(), piw.request_jobs(), piw.plan() and piw.uncounted_downloads()';
 COMMENT ON ROLE piw_operator IS 'piw: may do what piw_reader may, rebuild, retry and cancel jobs (piw.rebuild, piw.retry_failed, piw.retry_jobs, piw.cancel_jobs), count downloads (piw.count_downloads), and hold and release versions (piw.hold_version, piw.release_version); not remove, skip or yank';
 
 REVOKE ALL ON SCHEMA piw FROM PUBLIC;
@@ -47,6 +47,7 @@ GRANT EXECUTE ON FUNCTION piw.normalize_name(text) TO piw_reader;
 GRANT EXECUTE ON FUNCTION piw.listener_status() TO piw_reader;
 GRANT EXECUTE ON FUNCTION piw.request_jobs(xid8) TO piw_reader;
 GRANT EXECUTE ON FUNCTION piw.plan() TO piw_reader;
+GRANT EXECUTE ON FUNCTION piw.uncounted_downloads() TO piw_reader;
 
 -- Operators look as readers do, and keep the site running.
 GRANT piw_reader TO piw_operator;

@@ -44,6 +44,16 @@ pub struct Status {
     pub listeners: Vec<Listener>,
     pub failed_jobs: Vec<FailedJob>,
     pub recent: Vec<Entry>,
+    pub downloads: Downloads,
+}
+
+/// Where the download counts stand (piw.count_downloads).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Downloads {
+    /// Seconds since the last count.
+    pub counted_seconds_ago: f64,
+    /// Downloads logged by transactions the last count did not see (the pages show them too).
+    pub not_counted: i64,
 }
 
 /// How many failed jobs and audit entries are shown.
@@ -57,6 +67,7 @@ pub async fn read(client: &mut Client, recent: i64) -> Result<Status> {
     let listeners = listeners(&transaction).await?;
     let failed_jobs = failed_jobs(&transaction).await?;
     let recent = audit::entries(&transaction, &audit::Filter { limit: Some(recent), ..Default::default() }).await?;
+    let downloads = downloads(&transaction).await?;
     transaction.commit().await?;
     Ok(Status {
         pending,
@@ -66,7 +77,20 @@ pub async fn read(client: &mut Client, recent: i64) -> Result<Status> {
         listeners,
         failed_jobs,
         recent,
+        downloads,
     })
+}
+
+async fn downloads(client: &impl GenericClient) -> Result<Downloads> {
+    let row = client
+        .query_one(
+            "SELECT extract(epoch FROM clock_timestamp() - c.counted_at)::float8,
+                    (SELECT coalesce(sum(u.downloads), 0)::bigint FROM piw.uncounted_downloads() u)
+               FROM piw.download_counting c",
+            &[],
+        )
+        .await?;
+    Ok(Downloads { counted_seconds_ago: row.try_get(0)?, not_counted: row.try_get(1)? })
 }
 
 async fn listeners(client: &impl GenericClient) -> Result<Vec<Listener>> {
@@ -135,6 +159,11 @@ impl fmt::Display for Status {
                 listener.jobs_in_hand
             )?;
         }
+        writeln!(
+            f,
+            "downloads: counted {:.0} s ago, {} logged since (piw-listener counts once a minute)",
+            self.downloads.counted_seconds_ago, self.downloads.not_counted
+        )?;
         if !self.failed_jobs.is_empty() {
             writeln!(f, "failed jobs (retry: piw-jobs --retry JOB_ID, or --retry --package P):")?;
         }

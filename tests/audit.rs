@@ -218,11 +218,12 @@ async fn every_role_against_every_routine() {
         ("piw_roles_admin", Some("piw_admin")),
     ];
     // (routine call, who may: nobody, reader, operator, admin)
-    let matrix: [(&str, [bool; 4]); 25] = [
+    let matrix: [(&str, [bool; 4]); 26] = [
         ("SELECT * FROM piw.queue_status()", [false, true, true, true]),
         ("SELECT * FROM piw.listener_status()", [false, true, true, true]),
         ("SELECT * FROM piw.request_jobs('1'::xid8)", [false, true, true, true]),
         ("SELECT * FROM piw.plan()", [false, true, true, true]),
+        ("SELECT * FROM piw.uncounted_downloads()", [false, true, true, true]),
         ("SELECT piw.normalize_name('A_b')", [false, true, true, true]),
         ("SELECT * FROM piw.audit", [false, true, true, true]),
         ("CALL piw.rebuild('home')", [false, false, true, true]),

@@ -249,8 +249,10 @@ async fn wait_names_the_jobs_that_failed_with_their_errors() {
     assert_eq!(json["failed"], 1);
     assert_eq!(json["failed_jobs"][0]["job_id"], job);
     assert_eq!(json["failed_jobs"][0]["last_error"], "disk on fire");
+    assert_eq!(json["downloads"]["not_counted"], 5, "the repository's downloads, never counted: no listener ran");
     let text = tool("piw-status", &db, &[]);
     assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("#{job} project foo after 1 attempt(s): disk on fire")));
+    assert!(String::from_utf8_lossy(&text.stdout).contains(", 5 logged since"));
 
     let retried = tool("piw-jobs", &db, &["-q", "--retry", &job.to_string()]);
     assert_eq!(retried.status.code(), Some(0), "{}", stderr(&retried));

@@ -1,5 +1,5 @@
 //! The home page's figures, the search index and the simple root: one query each, read as the
-//! rows arrive, with nothing to group.
+//! rows arrive.
 
 use std::pin::pin;
 
@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio_postgres::GenericClient;
 
 use super::{no_params, no_row};
+use crate::error::Result;
 
 /// The first of the 30 UTC days the pages count apart (today and the 29 before): downloads are
 /// counted per day.
@@ -16,21 +17,6 @@ macro_rules! recent_from {
         "(now() AT TIME ZONE 'UTC')::date - 29"
     };
 }
-
-/// Rows of the download log `$alias` that piw.count_downloads() has not counted yet: those of
-/// transactions its last snapshot did not see (scalar subqueries, so that the BRIN index on
-/// logged_xid finds them from the snapshot's xmin on).
-macro_rules! not_counted_yet {
-    ($alias:literal) => {
-        concat!(
-            $alias,
-            ".logged_xid >= (SELECT pg_snapshot_xmin(c.counted)::text::bigint FROM piw.download_counting c) AND NOT pg_visible_in_snapshot(",
-            $alias,
-            ".logged_xid::text::xid8, (SELECT c.counted FROM piw.download_counting c))"
-        )
-    };
-}
-use crate::error::Result;
 
 /// The home page's figures. Plain counts of packages, versions and files (one scan each, no
 /// joins); downloads from their counts (piw.download_counts) and the few rows logged since.
@@ -43,6 +29,7 @@ pub struct Home {
     /// Files (wheels) in the repository.
     pub files: i64,
     pub downloads_all: i64,
+    /// Downloads on the last 30 UTC days (today and the 29 before).
     pub downloads_30_days: i64,
     /// When the page was rendered (the server's clock), `YYYY-MM-DDTHH:MM:SSZ`.
     pub built_at: String,
@@ -62,10 +49,7 @@ pub(in crate::pages) const HOME_SQL: &str = concat!(
     ", (SELECT s.url FROM piw.site s)
        FROM (SELECT c.day, c.downloads FROM piw.download_counts c
              UNION ALL
-             SELECT (dl.accessed_at AT TIME ZONE 'UTC')::date, 1 FROM piw.downloads dl
-              WHERE ",
-    not_counted_yet!("dl"),
-    ") AS d"
+             SELECT u.day, u.downloads FROM piw.uncounted_downloads() u) AS d"
 );
 
 pub async fn home(client: &impl GenericClient) -> Result<Home> {
@@ -87,7 +71,8 @@ pub async fn home(client: &impl GenericClient) -> Result<Home> {
 pub struct SearchEntry(pub String, pub i64, pub i64);
 
 /// Downloads counted (piw.download_counts, per package and day: piw.count_downloads() keeps it)
-/// plus those logged since the last count, a package's when its file is.
+/// plus those logged since the last count (few: a minute's), a package's when its file is (looked
+/// up file by file through the keys).
 pub(in crate::pages) const SEARCH_SQL: &str = concat!(
     "SELECT p.package, coalesce(d.recent, 0), coalesce(d.total, 0)
        FROM piw.packages p
@@ -98,13 +83,10 @@ pub(in crate::pages) const SEARCH_SQL: &str = concat!(
                          sum(x.downloads)::bigint AS total
                     FROM (SELECT c.package, c.day, c.downloads FROM piw.download_counts c
                           UNION ALL
-                          SELECT b.package, (dl.accessed_at AT TIME ZONE 'UTC')::date, 1
-                            FROM piw.downloads dl
-                            JOIN piw.files f ON f.filename = dl.filename
-                            JOIN piw.builds b ON b.build_id = f.build_id
-                           WHERE ",
-    not_counted_yet!("dl"),
-    ") AS x
+                          SELECT (SELECT b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id
+                                   WHERE f.filename = u.filename),
+                                 u.day, u.downloads
+                            FROM piw.uncounted_downloads() u) AS x
                    GROUP BY x.package) d ON d.package = p.package
       WHERE p.skip = ''
       ORDER BY p.package COLLATE \"C\""
