@@ -241,7 +241,10 @@ fn watch(root: &Path, watches: &Receiver<Watch>, flags: &Flags) -> Seen {
                 let clean = |bytes: &[u8]| filenames.iter().all(|f| !contains(bytes, f.as_bytes()));
                 // Every page checked on each pass (no short cut), so that each one's stamp stays
                 // current.
-                let all = w.pages.iter_mut().map(|page| page.check(clean)).fold(true, |a, b| a && b);
+                let mut all = true;
+                for page in &mut w.pages {
+                    all &= page.check(clean);
+                }
                 if all {
                     times.pages = Some(pass - w.committed);
                 }
