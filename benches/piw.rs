@@ -19,6 +19,14 @@
 //!   with a hundred times as many;
 //! - on `large`, a removal on a `small` dataset in the same run, for the large ÷ small ratio.
 //!
+//! With `--replay MINUTES` (e.g. `--scale large --replay 5`) it builds the site once and, instead
+//! of the above, replays a production day for MINUTES: downloads logged at 50 a second (one
+//! INSERT of 50 rows a second), an import a second (a new version of a random package, a real
+//! wheel through the import path), an admin removal or skip a minute. It reports the CPU share of
+//! the listener, of the server and of the benchmark itself, the queue over time, and freshness
+//! (commit → page on disk, p50 / p99 / max per kind of page), and plots the queue and the
+//! imports' freshness in an SVG beside the JSON (benches/piw/replay.rs).
+//!
 //! Prints a table and writes JSON (default `target/piw-bench-SCALE.json`). The machine these run on
 //! is shared: compare ratios measured in one run, not absolute figures across runs.
 
@@ -40,6 +48,9 @@ mod drain;
 mod process;
 #[path = "../tests/support/scratch.rs"]
 mod scratch;
+// Real wheels, for the replay's imports.
+#[path = "../tests/support/wheels.rs"]
+mod wheels;
 
 // One module per measurement, and what they share. A crate root looks for its modules beside
 // itself (benches/), so each names its file under benches/piw/.
@@ -57,6 +68,8 @@ mod rebuild;
 mod recovery;
 #[path = "piw/removals.rs"]
 mod removals;
+#[path = "piw/replay.rs"]
+mod replay;
 #[path = "piw/report.rs"]
 mod report;
 #[path = "piw/site.rs"]
@@ -91,7 +104,8 @@ async fn run(args: Args) -> Res<()> {
     out.insert("cores".into(), json!(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)));
 
     progress(&format!("starting a private cluster under {} (pages under {})", args.scratch.display(), args.pages.display()));
-    let cluster = BenchCluster::start(&args.scratch, &args.pages, &scale)?;
+    let settings = if args.replay.is_some() { replay::SERVER_SETTINGS } else { "" };
+    let cluster = BenchCluster::start(&args.scratch, &args.pages, &scale, settings)?;
     let mut site = cluster.create_database("bench").await?;
 
     progress(&format!("generating {} packages", scale.packages));
@@ -102,6 +116,20 @@ async fn run(args: Args) -> Res<()> {
     out.insert("generate_seconds".into(), json!(generated.as_secs_f64()));
     report.row("dataset generated", "", format!("{:.1} s ({} files)", generated.as_secs_f64(), counts["files"]), None);
     let packages = counts["packages"].as_i64().unwrap_or(0).max(1) as f64;
+
+    if let Some(length) = args.replay {
+        site.start_listener_with(replay::LISTENER_ARGS).await?;
+        replay::build_site(&site, &mut report, &mut out).await?;
+        let paths = replay::Paths { scratch: &args.scratch, pages: &args.pages, json: &args.json };
+        replay::measure(&cluster, &site, length, &paths, &mut report, &mut out).await?;
+        if let Some(listener) = site.listener.take() {
+            listener.terminate();
+        }
+        publish(&report, out, &args.json, &scale, &counts, run_started)?;
+        drop(site);
+        drop(cluster);
+        return Ok(());
+    }
 
     site.start_listener().await?;
 

@@ -26,6 +26,13 @@ pub struct Rebuild {
     peak_rss_kib: Option<u64>,
 }
 
+impl Rebuild {
+    /// From the rebuild's request to the queue drained.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+}
+
 /// Queue a rebuild of every page in one transaction and wait until the listener has done it.
 pub async fn full_rebuild(site: &Site) -> Res<Rebuild> {
     let listener = site.listener();

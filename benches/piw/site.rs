@@ -27,19 +27,29 @@ pub struct BenchCluster {
 }
 
 impl BenchCluster {
-    pub fn start(scratch: &Path, pages_parent: &Path, scale: &Scale) -> Res<BenchCluster> {
+    /// `extra_settings`: more lines for postgresql.conf (the replay's commit timestamps).
+    pub fn start(scratch: &Path, pages_parent: &Path, scale: &Scale, extra_settings: &str) -> Res<BenchCluster> {
         let pages = tempfile::Builder::new().prefix("piw-bench-pages-").tempdir_in(pages_parent)?.keep();
         // Settings for bulk data on a throwaway cluster: no WAL for tables the generator truncates
         // and fills in one transaction, no checkpoints in the middle of it.
         let settings = format!(
             "wal_level = minimal\nmax_wal_senders = 0\nmax_wal_size = '16GB'\ncheckpoint_timeout = '30min'\n\
-             shared_buffers = '{}'\nmaintenance_work_mem = '512MB'",
+             shared_buffers = '{}'\nmaintenance_work_mem = '512MB'\n{extra_settings}",
             scale.shared_buffers
         );
         let (scratch, ()) = ScratchCluster::start_prepared(scratch, "piw-bench-", std::slice::from_ref(&pages), |cluster, _| {
             Ok(scratch::append_settings(cluster, "piw bench", &settings)?)
         })?;
         Ok(BenchCluster { scratch, pages })
+    }
+
+    /// The postmaster's process id, as its postmaster.pid says (the CPU of the server is its own
+    /// and its children's).
+    pub fn postmaster_pid(&self) -> Res<u32> {
+        let pid_file = self.scratch.cluster.data_dir().join("postmaster.pid");
+        let text = fs::read_to_string(&pid_file)?;
+        let first = text.lines().next().unwrap_or_default();
+        Ok(first.trim().parse().map_err(|e| format!("{}: {first:?}: {e}", pid_file.display()))?)
     }
 
     pub async fn create_database(&self, name: &str) -> Res<Site> {
@@ -71,12 +81,15 @@ impl process::Dsn for Site {
 /// The built `piw-listener` (or `PIW_BENCH_LISTENER`: another build, for an A/B of two commits in
 /// one run) with its own defaults, as deployed; a child, so that its memory can be read from /proc.
 pub fn start_listener_process(site: &Site) -> ListenerProcess {
-    let spawn = Spawn {
-        args: vec!["-q".into()],
-        deployed_defaults: true,
-        program: std::env::var_os("PIW_BENCH_LISTENER").map(PathBuf::from),
-        ..Spawn::default()
-    };
+    start_listener_process_with(site, &[])
+}
+
+/// [`start_listener_process`] with more arguments (the replay's).
+pub fn start_listener_process_with(site: &Site, extra_args: &[&str]) -> ListenerProcess {
+    let mut args = vec!["-q".to_owned()];
+    args.extend(extra_args.iter().map(|a| (*a).to_owned()));
+    let spawn =
+        Spawn { args, deployed_defaults: true, program: std::env::var_os("PIW_BENCH_LISTENER").map(PathBuf::from), ..Spawn::default() };
     ListenerProcess::start_with(site, &site.output, spawn)
 }
 
@@ -119,7 +132,12 @@ impl Site {
 
     /// Start the listener and wait until it has read the (empty) queue and gone to sleep.
     pub async fn start_listener(&mut self) -> Res<()> {
-        let mut listener = start_listener_process(self);
+        self.start_listener_with(&[]).await
+    }
+
+    /// [`Self::start_listener`] with more arguments for the listener.
+    pub async fn start_listener_with(&mut self, extra_args: &[&str]) -> Res<()> {
+        let mut listener = start_listener_process_with(self, extra_args);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let asleep: i64 = self.client.query_one("SELECT count(*) FROM piw.listeners WHERE NOT awake", &[]).await?.get(0);

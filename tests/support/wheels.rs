@@ -1,5 +1,7 @@
 //! Real wheel files for tests: zip archives with a `.dist-info` (METADATA, WHEEL, RECORD) and a
-//! module, as a build backend writes them; and the ways a hostile or broken one differs.
+//! module, as a build backend writes them; and the ways a hostile or broken one differs. The
+//! benchmark's replay imports these too (it includes the file by path, so nothing here names
+//! `super`).
 #![allow(dead_code)]
 
 use std::{
@@ -234,7 +236,7 @@ pub fn import_samples(dsn: &str, output: &Path) {
         .output()
         .expect("python3 examples/sample_wheels.py");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let import = std::process::Command::new(super::tool_exe("piw-import"))
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_piw-import"))
         .args(["-q", "--output-path"])
         .arg(output)
         .arg("--dsn")
