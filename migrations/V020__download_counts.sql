@@ -1,6 +1,11 @@
 -- V020: download counts kept as they grow (issue 19). The home page and the search index used to
 -- count the whole download log on every rewrite, and every logged download queued both.
 --
+-- The same count refreshes the home page's figures of versions and files: a new version or wheel
+-- of a listed package queues that package's pages at once, and the home page at the next count
+-- (once a minute), not on every import; what changes the listing (a new package, a removal, a
+-- skip) still queues home and search at once.
+--
 -- Now a logged download costs its INSERT and nothing more: no trigger fires. Each row records the
 -- transaction that logged it (logged_xid, filled in by its default), indexed by a BRIN summary
 -- that an INSERT barely touches. piw.count_downloads() (the listener calls it once a minute)
@@ -38,10 +43,12 @@ CREATE TABLE piw.download_counting (
     one           boolean     PRIMARY KEY DEFAULT true CHECK (one),
     counted       pg_snapshot NOT NULL,
     counted_at    timestamptz NOT NULL,
-    folded_before date        NOT NULL
+    folded_before date        NOT NULL,
+    home_versions bigint      NOT NULL DEFAULT -1,
+    home_files    bigint      NOT NULL DEFAULT -1
 );
 COMMENT ON TABLE piw.download_counting IS
-'one row: the downloads of transactions visible in the snapshot counted (finished when it was taken) are in piw.download_counts; counted_at: the last count; folded_before: days before it are folded into day ''-infinity''. Its row lock orders counts and the adjustments of deletions';
+'one row: the downloads of transactions visible in the snapshot counted (finished when it was taken) are in piw.download_counts; counted_at: the last count; folded_before: days before it are folded into day ''-infinity''; home_versions, home_files: the home page''s figures then (a count queues the home page when they changed: imports do not). Its row lock orders counts and the adjustments of deletions';
 
 CREATE TYPE piw.download_tally AS (filename text, day date, downloads bigint);
 COMMENT ON TYPE piw.download_tally IS 'downloads of a file on a UTC day (negative: taken back), as piw._add_download_counts adds them';

@@ -160,12 +160,12 @@ async fn yank_and_unyank_version_flip_yanked_and_queue_pages() {
 
     client.execute("CALL piw.yank_version('foo', '1.0')", &[]).await.unwrap();
     assert_eq!(versions(&client, "foo").await, [("1.0".into(), String::new(), true), ("2.0".into(), String::new(), false)]);
-    assert_eq!(queued(&client).await, page_jobs(&["foo"], false));
+    assert_eq!(queued(&client).await, package_page_jobs(&["foo"]));
 
     clear_jobs(&client).await;
     client.execute("CALL piw.unyank_version('foo', '1.0')", &[]).await.unwrap();
     assert!(versions(&client, "foo").await.iter().all(|v| !v.2));
-    assert_eq!(queued(&client).await, page_jobs(&["foo"], false));
+    assert_eq!(queued(&client).await, package_page_jobs(&["foo"]));
 }
 
 #[tokio::test]

@@ -21,10 +21,14 @@ fn with(mut jobs: Vec<(String, String, String)>, extra: &[(&str, &str, &str)]) -
 }
 
 #[tokio::test]
-async fn inserting_a_file_queues_its_package_pages_home_and_search() {
+async fn inserting_a_file_queues_its_package_pages_and_the_next_count_the_home_page() {
     let (_db, client, build) = one_build().await;
+    client.batch_execute("SELECT piw.count_downloads('0')").await.unwrap();
+    clear_jobs(&client).await;
     insert_file(&client, build, "foo-1.0-py3-none-any.whl").await.unwrap();
-    assert_eq!(queued(&client).await, page_jobs(&["foo"], false));
+    assert_eq!(queued(&client).await, package_page_jobs(&["foo"]));
+    client.batch_execute("SELECT piw.count_downloads('0')").await.unwrap();
+    assert_eq!(queued(&client).await, with(package_page_jobs(&["foo"]), &[("home", "", "")]), "its file count changed");
 }
 
 #[tokio::test]
@@ -92,7 +96,13 @@ async fn yanking_by_update_queues_the_package_pages() {
     insert_file(&client, build, "foo-1.0-py3-none-any.whl").await.unwrap();
     clear_jobs(&client).await;
     client.batch_execute("UPDATE piw.versions SET yanked = true WHERE package = 'foo'").await.unwrap();
-    assert_eq!(queued(&client).await, page_jobs(&["foo"], false));
+    assert_eq!(queued(&client).await, package_page_jobs(&["foo"]));
+    client.batch_execute("UPDATE piw.versions SET skip = 'broken' WHERE package = 'foo'").await.unwrap();
+    assert_eq!(
+        queued(&client).await,
+        with(page_jobs(&["foo"], false), &[("place_wheel", "foo", "foo-1.0-py3-none-any.whl")]),
+        "a skip changes the listing: home and search at once (and withholds the wheel)"
+    );
 }
 
 #[tokio::test]
@@ -119,8 +129,8 @@ async fn bulk_insert_in_one_statement_queues_each_target_once() {
         .await
         .unwrap();
     assert_eq!(inserted, 1000);
-    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.requests").await, 4, "one request per package (index) and per site page");
-    assert_eq!(queued(&client).await, page_jobs(&["bar", "foo"], false));
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.requests").await, 2, "one request per package (index)");
+    assert_eq!(queued(&client).await, package_page_jobs(&["bar", "foo"]));
 }
 
 #[tokio::test]
@@ -134,10 +144,10 @@ async fn many_statements_in_one_transaction_queue_each_target_once() {
     add_downloads(&transaction, "foo-1.0.0-py3-none-any.whl", 5).await;
     transaction.commit().await.unwrap();
     // Every statement logs its requests; moving them into jobs folds each target's into one.
-    assert!(scalar(&client, "SELECT count(*) FROM piw.requests").await > 4);
+    assert!(scalar(&client, "SELECT count(*) FROM piw.requests").await > 2);
     client.batch_execute("SELECT count(*) FROM piw.claim_jobs('T', 0)").await.unwrap();
-    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 4, "rows in piw.jobs");
-    assert_eq!(queued(&client).await, page_jobs(&["foo"], false));
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.jobs").await, 2, "rows in piw.jobs");
+    assert_eq!(queued(&client).await, package_page_jobs(&["foo"]));
 }
 
 #[tokio::test]

@@ -12,6 +12,8 @@ DECLARE
     v_counted   bigint;
     v_folded    bigint := 0;
     v_changed   bigint;
+    v_versions  bigint;
+    v_files     bigint;
     v_every     interval := greatest(coalesce(count_downloads.at_most_every, '1 minute'), '0');
 BEGIN
     -- Each statement below must see what committed before it: under a snapshot taken earlier,
@@ -59,14 +61,21 @@ BEGIN
             ON CONFLICT (package, day) DO UPDATE SET downloads = c.downloads + excluded.downloads;
         GET DIAGNOSTICS v_folded = ROW_COUNT;
     END IF;
+    -- Versions and wheels added to listed packages queue their pages alone (see
+    -- piw._package_page_targets): the home page's figures of them follow here.
+    SELECT count(*) INTO v_versions FROM piw.versions v WHERE v.skip = '';
+    SELECT count(*) INTO v_files FROM piw.files;
     UPDATE piw.download_counting
-       SET counted = v_now, counted_at = now(), folded_before = greatest(folded_before, v_window);
+       SET counted = v_now, counted_at = now(), folded_before = greatest(folded_before, v_window),
+           home_versions = v_versions, home_files = v_files;
     IF v_counted <> 0 OR v_folded > 0 THEN
         PERFORM piw._enqueue(ARRAY[ROW('home', '', '')::piw.job_target, ROW('search', '', '')::piw.job_target]);
+    ELSIF (v_versions, v_files) IS DISTINCT FROM (v_counting.home_versions, v_counting.home_files) THEN
+        PERFORM piw._enqueue(ARRAY[ROW('home', '', '')::piw.job_target]);
     END IF;
     RETURN QUERY SELECT v_counted, v_every;
 END
 $$;
 
 COMMENT ON FUNCTION piw.count_downloads(interval) IS
-'Add the downloads logged by transactions finished since the last count to piw.download_counts (per package and UTC day) and, if any were added or a day left the last 30, queue the home page and the search index. Does nothing if the last count was less than at_most_every ago. Returns how many downloads it counted and the time until the next count is due. Listeners call it (see piw-listener --count-downloads-every); logging a download queues nothing itself. READ COMMITTED only. Example: SELECT * FROM piw.count_downloads(''0'');';
+'Add the downloads logged by transactions finished since the last count to piw.download_counts (per package and UTC day) and, if any were added or a day left the last 30, queue the home page and the search index; else queue the home page if its counts of versions and files changed since the last count (new versions and wheels of listed packages do not queue it themselves). Does nothing if the last count was less than at_most_every ago. Returns how many downloads it counted and the time until the next count is due. Listeners call it (see piw-listener --count-downloads-every); logging a download queues nothing itself. READ COMMITTED only. Example: SELECT * FROM piw.count_downloads(''0'');';

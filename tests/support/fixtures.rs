@@ -101,6 +101,14 @@ pub fn page_jobs(packages: &[&str], with_root: bool) -> Vec<(String, String, Str
     jobs
 }
 
+/// The jobs of the simple and project pages of `packages` alone, sorted as `queued` sorts: what
+/// a new version or wheel of a listed package queues (the home page follows at the next count).
+pub fn package_page_jobs(packages: &[&str]) -> Vec<(String, String, String)> {
+    let mut jobs: Vec<_> = packages.iter().flat_map(|p| [job("simple", p, ""), job("project", p, "")]).collect();
+    jobs.sort();
+    jobs
+}
+
 /// The single bigint (count, id ...) a query returns.
 pub async fn scalar(client: &impl GenericClient, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
