@@ -106,10 +106,13 @@ async fn yanking_by_update_queues_the_package_pages() {
 }
 
 #[tokio::test]
-async fn description_update_queues_pages_and_the_simple_root() {
+async fn description_update_queues_the_package_pages_and_a_skip_the_listing() {
     let (_db, client, _) = one_build().await;
     client.batch_execute("UPDATE piw.packages SET description = 'Foo does things'").await.unwrap();
-    assert_eq!(queued(&client).await, page_jobs(&["foo"], true));
+    assert_eq!(queued(&client).await, package_page_jobs(&["foo"]), "what the home page, search and root do not show");
+    clear_jobs(&client).await;
+    client.batch_execute("UPDATE piw.packages SET skip = 'gone'").await.unwrap();
+    assert_eq!(queued(&client).await, page_jobs(&["foo"], true), "a skip changes the listing");
 }
 
 #[tokio::test]

@@ -21,9 +21,18 @@ BEGIN
                    JOIN piw.builds b ON b.package = n.package
                    JOIN piw.files f ON f.build_id = b.build_id
                   WHERE (o.skip = '') <> (n.skip = ''))
-        || piw._page_targets(ARRAY(SELECT n.package FROM new_rows n), with_root => true));
+        || piw._package_page_targets(ARRAY(SELECT n.package FROM new_rows n))
+        -- The home page, the search index and the simple root list packages by name, when not
+        -- skipped: a rename or a skip changes them, at once. A description or display name shows
+        -- on the package's own pages alone (every import updates the display name).
+        || CASE WHEN EXISTS (SELECT 1 FROM old_rows o
+                               LEFT JOIN new_rows n ON n.package = o.package
+                              WHERE n.package IS NULL OR (o.skip = '') <> (n.skip = ''))
+                THEN ARRAY[ROW('home', '', '')::piw.job_target, ROW('search', '', '')::piw.job_target,
+                           ROW('simple_root', '', '')::piw.job_target]
+                ELSE '{}'::piw.job_target[] END);
     RETURN NULL;
 END
 $$;
 
-COMMENT ON FUNCTION piw._packages_updated() IS 'trigger: queue the pages of updated packages and the simple root index, the deletion of the directories of packages renamed away, and the move (place_wheel) of each wheel of a package skipped or unskipped';
+COMMENT ON FUNCTION piw._packages_updated() IS 'trigger: queue the simple and project pages of updated packages (and the home page, search index and simple root index when one was renamed, skipped or unskipped), the deletion of the directories of packages renamed away, and the move (place_wheel) of each wheel of a package skipped or unskipped';
