@@ -133,6 +133,11 @@ async fn run(args: Args) -> Res<()> {
 
     site.start_listener().await?;
 
+    if args.only_downloads {
+        downloads::measure(&site, &scale, &mut report, &mut out).await?;
+        return publish(&report, out, &args.json, &scale, &counts, run_started);
+    }
+
     rebuild::measure(&cluster, &site, &scale, packages, &mut report, &mut out).await?;
 
     if args.only_rebuild {

@@ -95,13 +95,16 @@ pub struct Args {
     pub pages: PathBuf,
     /// Measure the full rebuild and its floor, nothing else.
     pub only_rebuild: bool,
+    /// Measure logging downloads and the home page and search index at a hundred times the
+    /// downloads, nothing else.
+    pub only_downloads: bool,
     /// After one full rebuild, replay a production day for this long instead of the other
     /// measurements (benches/piw/replay.rs).
     pub replay: Option<Duration>,
 }
 
 const USAGE: &str = "usage: cargo bench --bench piw -- [--scale tiny|small|large] [--packages N] [--removals N] \
-                     [--window SECONDS] [--rebuilds N] [--only-rebuild] [--replay MINUTES] [--json FILE] [--scratch DIR] [--pages DIR]\n\
+                     [--window SECONDS] [--rebuilds N] [--only-rebuild] [--only-downloads] [--replay MINUTES] [--json FILE] [--scratch DIR] [--pages DIR]\n\
                      --replay MINUTES: build the site once, then replay a production day for MINUTES (downloads, imports, \
                      admin calls) and measure CPU shares, queue length and page freshness (plot beside the JSON)";
 
@@ -115,6 +118,7 @@ pub fn parse_args() -> Result<Args, String> {
     let mut window = None;
     let mut rebuilds = None;
     let mut only_rebuild = false;
+    let mut only_downloads = false;
     let mut replay = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -131,6 +135,7 @@ pub fn parse_args() -> Result<Args, String> {
             "--window" => window = Some(value("--window")?.parse::<f64>().map_err(|e| e.to_string())?),
             "--rebuilds" => rebuilds = Some(value("--rebuilds")?.parse::<usize>().map_err(|e| e.to_string())?.max(1)),
             "--only-rebuild" => only_rebuild = true,
+            "--only-downloads" => only_downloads = true,
             "--replay" => {
                 let minutes = value("--replay")?.parse::<f64>().map_err(|e| e.to_string())?;
                 // Fractions of a minute are for trying the mode out.
@@ -164,5 +169,5 @@ pub fn parse_args() -> Result<Args, String> {
     // /dev/shm keeps the disk out of the figures; it is open to the postgres account.
     let scratch = scratch.unwrap_or_else(|| if Path::new("/dev/shm").is_dir() { "/dev/shm".into() } else { std::env::temp_dir() });
     let pages = pages.unwrap_or_else(|| if scale.pages_on_disk { PathBuf::from("/var/tmp") } else { scratch.clone() });
-    Ok(Args { scale, json, scratch, pages, only_rebuild, replay })
+    Ok(Args { scale, json, scratch, pages, only_rebuild, only_downloads, replay })
 }
