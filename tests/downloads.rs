@@ -13,10 +13,7 @@ use tokio_postgres::{error::SqlState, Client};
 /// queries the pages ran before counts were kept (per UTC day, as the counts are).
 async fn from_the_log(client: &Client) -> (i64, i64, Vec<(String, i64, i64)>) {
     let recent = "(d.accessed_at AT TIME ZONE 'UTC')::date >= (now() AT TIME ZONE 'UTC')::date - 29";
-    let home = client
-        .query_one(&format!("SELECT count(*), count(*) FILTER (WHERE {recent}) FROM piw.downloads d"), &[])
-        .await
-        .unwrap();
+    let home = client.query_one(&format!("SELECT count(*), count(*) FILTER (WHERE {recent}) FROM piw.downloads d"), &[]).await.unwrap();
     let search = client
         .query(
             &format!(
@@ -150,7 +147,10 @@ async fn counts_follow_the_log_through_open_transactions_removals_and_correction
         .await
         .unwrap();
     assert_pages_match_the_log(&client, "updates").await;
-    client.batch_execute("DELETE FROM piw.downloads WHERE ctid IN (SELECT ctid FROM piw.downloads WHERE filename LIKE 'bar-%' LIMIT 6)").await.unwrap();
+    client
+        .batch_execute("DELETE FROM piw.downloads WHERE ctid IN (SELECT ctid FROM piw.downloads WHERE filename LIKE 'bar-%' LIMIT 6)")
+        .await
+        .unwrap();
     assert_pages_match_the_log(&client, "deletions").await;
     count(&client, "0").await;
     assert_pages_match_the_log(&client, "after the last count").await;
@@ -217,7 +217,9 @@ async fn days_leaving_the_last_30_are_folded_into_the_total() {
     assert_eq!(count(&client, "0").await, 0);
     assert_eq!(queued(&client).await, [job("home", "", ""), job("search", "", "")], "the last 30 days changed");
     assert_eq!(
-        text(&client, "SELECT string_agg(day::text || '=' || downloads, ',') FROM piw.download_counts WHERE package = 'bar'").await.as_deref(),
+        text(&client, "SELECT string_agg(day::text || '=' || downloads, ',') FROM piw.download_counts WHERE package = 'bar'")
+            .await
+            .as_deref(),
         Some("-infinity=4")
     );
     assert_pages_match_the_log(&client, "folded").await;

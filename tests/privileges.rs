@@ -94,7 +94,14 @@ async fn reader_may_execute_only_queue_status_and_normalize_name() {
         .collect();
     assert_eq!(
         executable,
-        ["piw.listener_status()", "piw.normalize_name(text)", "piw.plan()", "piw.queue_status()", "piw.request_jobs(xid8)", "piw.uncounted_downloads()"]
+        [
+            "piw.listener_status()",
+            "piw.normalize_name(text)",
+            "piw.plan()",
+            "piw.queue_status()",
+            "piw.request_jobs(xid8)",
+            "piw.uncounted_downloads()"
+        ]
     );
 }
 

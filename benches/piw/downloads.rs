@@ -120,7 +120,11 @@ pub async fn measure(site: &Site, scale: &Scale, report: &mut Report, out: &mut 
         }
         let seconds = (slice * scale.rounds.max(2)).as_secs_f64();
         let ratio = counted as f64 / plain.max(1) as f64;
-        progress(&format!("logging {label}: {:.0} rows/s vs {:.0} without counts, ratio {ratio:.2}", counted as f64 / seconds, plain as f64 / seconds));
+        progress(&format!(
+            "logging {label}: {:.0} rows/s vs {:.0} without counts, ratio {ratio:.2}",
+            counted as f64 / seconds,
+            plain as f64 / seconds
+        ));
         report.row(
             format!("logging downloads, {label}, {LOGGERS} clients"),
             "÷ log without counts ≥ 0.8",
@@ -180,12 +184,7 @@ pub async fn measure(site: &Site, scale: &Scale, report: &mut Report, out: &mut 
         format!("{:.1} ms ({many_rows} rows) ÷ {:.1} ms ({few_rows} rows) = {ratio:.2}", ms(many), ms(few)),
         (scale.name == "small").then_some(ratio <= 1.2),
     );
-    report.row(
-        "count of a backlog of logged downloads",
-        "(diagnostic)",
-        format!("{counted} in {:.1} s", count_time.as_secs_f64()),
-        None,
-    );
+    report.row("count of a backlog of logged downloads", "(diagnostic)", format!("{counted} in {:.1} s", count_time.as_secs_f64()), None);
     out.insert(
         "downloads".into(),
         json!({

@@ -20,7 +20,6 @@ use crate::{
     Res,
 };
 
-
 pub struct Rebuild {
     elapsed: Duration,
     peak_rss_kib: Option<u64>,

@@ -166,8 +166,7 @@ pub async fn run(mut connector: Connector, options: ListenerOptions, cancel: Can
 
     let notifier = tokio::spawn(notifier::run(connector, wake.clone(), cancel.clone()));
     let heartbeat = tokio::spawn(heartbeat_loop(listener.clone()));
-    let counting =
-        tokio::spawn(counting::run(listener.pool.clone(), listener.options.count_downloads_every, cancel.clone()));
+    let counting = tokio::spawn(counting::run(listener.pool.clone(), listener.options.count_downloads_every, cancel.clone()));
     listener.supervise(&wake).await;
 
     let _ = notifier.await;

@@ -120,7 +120,20 @@ pub async fn snapshot(client: &Client, sql: &str) -> Vec<String> {
 /// Every row of every piw table (jobs included), to assert that a failed call changed nothing.
 pub async fn snapshot_all(client: &Client) -> Vec<String> {
     let mut all = Vec::new();
-    for table in ["packages", "versions", "build_abis", "builds", "files", "dependencies", "downloads", "download_counts", "download_counting", "requests", "jobs", "audit"] {
+    for table in [
+        "packages",
+        "versions",
+        "build_abis",
+        "builds",
+        "files",
+        "dependencies",
+        "downloads",
+        "download_counts",
+        "download_counting",
+        "requests",
+        "jobs",
+        "audit",
+    ] {
         all.push(format!("-- {table}"));
         all.extend(snapshot(client, &format!("SELECT * FROM piw.{table}")).await);
     }
