@@ -151,9 +151,6 @@ async fn run_history(ops: Vec<Op>) -> Result<(), TestCaseError> {
         }
     }
     let listener = listener.unwrap_or_else(|| ListenerProcess::start(&db, root));
-    // Logged downloads reach the home page and search index at the next count (a minute away
-    // for the listener): the count comes now.
-    client.batch_execute("SELECT piw.count_downloads('0')").await.unwrap();
     bulk::wait_drained(&client, || listener.log()).await;
     let found = invariant::violations(&client, root, &placed).await;
     listener.stop();

@@ -65,9 +65,14 @@ BEGIN
     -- piw._package_page_targets): the home page's figures of them follow here.
     SELECT count(*) INTO v_versions FROM piw.versions v WHERE v.skip = '';
     SELECT count(*) INTO v_files FROM piw.files;
-    UPDATE piw.download_counting
-       SET counted = v_now, counted_at = now(), folded_before = greatest(folded_before, v_window),
-           home_versions = v_versions, home_files = v_files;
+    -- A count that found nothing writes nothing (an idle site's minute costs no WAL): the last
+    -- snapshot stays right, as no transaction between it and this one logged a download.
+    IF v_counted <> 0 OR v_counting.folded_before < v_window
+       OR (v_versions, v_files) IS DISTINCT FROM (v_counting.home_versions, v_counting.home_files) THEN
+        UPDATE piw.download_counting
+           SET counted = v_now, counted_at = now(), folded_before = greatest(folded_before, v_window),
+               home_versions = v_versions, home_files = v_files;
+    END IF;
     IF v_counted <> 0 OR v_folded > 0 THEN
         PERFORM piw._enqueue(ARRAY[ROW('home', '', '')::piw.job_target, ROW('search', '', '')::piw.job_target]);
     ELSIF (v_versions, v_files) IS DISTINCT FROM (v_counting.home_versions, v_counting.home_files) THEN
