@@ -101,7 +101,7 @@ pub async fn is_drained(client: &Client) -> bool {
 /// Wait (up to two minutes) for the queue to drain; on timeout show `log()` (the listener's).
 pub async fn wait_drained(client: &Client, log: impl Fn() -> String) {
     // What a listener's next count would queue (home page figures, downloads) is queued now.
-    client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT piw.count_downloads('0'); COMMIT").await.expect("count downloads");
+    super::count_downloads_now(client).await;
     if let Err(undrained) = super::drain::drained(client, super::drain::Drain::TEST).await {
         let queue =
             super::snapshot(client, "SELECT job_id, kind, package, state, attempts, locked_by, locked_until, run_after FROM piw.jobs")

@@ -48,7 +48,7 @@ impl RunningListener {
 /// (nothing pending or running).
 pub async fn drained(client: &Client) {
     // What a listener's next count would queue (home page figures, downloads) is queued now.
-    client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT piw.count_downloads('0'); COMMIT").await.expect("count downloads");
+    super::count_downloads_now(client).await;
     if let Err(undrained) = super::drain::drained(client, super::drain::Drain::TEST).await {
         panic!("{undrained}");
     }

@@ -41,7 +41,7 @@ pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, 
     // The home page and search index follow logged downloads and new versions at the next count
     // (a listener's, once a minute): the count comes now, and the listener is given the time to
     // do what it queued (if none runs, the queue is reported below).
-    client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT piw.count_downloads('0'); COMMIT").await.expect("count downloads");
+    super::count_downloads_now(client).await;
     let _ = super::drain::drained(client, super::drain::Drain::TEST).await;
     let mut found = Vec::new();
     let status = piw::queue::status(client).await.expect("queue status");

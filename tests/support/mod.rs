@@ -111,6 +111,13 @@ where
     }
 }
 
+/// What a listener's next count (once a minute) would do, now: logged downloads and the home
+/// page's figures of new versions and wheels. In READ COMMITTED, which the count requires,
+/// whatever the session's default.
+pub async fn count_downloads_now(client: &Client) {
+    client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT piw.count_downloads('0'); COMMIT").await.expect("count downloads");
+}
+
 /// Rows of a query rendered as text, for before/after comparisons.
 pub async fn snapshot(client: &Client, sql: &str) -> Vec<String> {
     let wrapped = format!("SELECT row_to_json(q)::text FROM ({sql}) AS q ORDER BY 1");
