@@ -25,7 +25,7 @@ DECLARE
     v_compiled_versions integer := coalesce(generate.compiled_versions, generate.versions);
 BEGIN
     SET LOCAL session_replication_role = replica;
-    TRUNCATE piw.downloads, piw.download_counts, piw.dependencies, piw.files, piw.builds, piw.versions,
+    TRUNCATE piw.downloads, piw.download_counts, piw.download_totals, piw.dependencies, piw.files, piw.builds, piw.versions,
              piw.packages, piw.build_abis, piw.jobs, piw.requests;
 
     INSERT INTO piw.build_abis (abi_tag) VALUES ('cp39'), ('cp311'), ('cp313');
@@ -88,7 +88,7 @@ BEGIN
     TRUNCATE piw.requests;
 
     ANALYZE piw.packages, piw.versions, piw.builds, piw.files, piw.dependencies, piw.downloads,
-            piw.download_counts;
+            piw.download_counts, piw.download_totals;
 END
 $$;
 

@@ -27,7 +27,7 @@ REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON piw.audit FROM piw_admin;
 -- Download counts follow the log (piw.count_downloads and the log's triggers keep them): a count
 -- written by hand would be neither the log's nor undone by it. Which transaction logged a
 -- download is the log's own record: a row claiming another would be counted late or never.
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON piw.download_counts, piw.download_counting FROM piw_admin;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON piw.download_counts, piw.download_totals, piw.download_counting FROM piw_admin;
 REVOKE INSERT, UPDATE ON piw.downloads FROM piw_admin;
 GRANT INSERT (filename, accessed_by, accessed_at, arch, distro_name, distro_version, os_name, os_version,
               py_name, py_version, installer_name, installer_version, setuptools_version),

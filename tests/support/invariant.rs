@@ -8,6 +8,7 @@
 //!   says: under `simple/` when published, under `.withheld/` when withheld (held or skipped);
 //! - no wheel (or wheel's metadata file) remains whose file row is gone, and none is served
 //!   whose row withholds it;
+//! - each package's download totals (what the pages read) are the sums of its download counts;
 //! - no temporary file (`.NAME.piw-tmp`) or retired one (`.NAME.piw-del`) remains, and nothing
 //!   else is there.
 #![allow(dead_code)]
@@ -57,6 +58,8 @@ pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, 
             found.push(format!("  {state} job {kind} {package:?} {filename:?}: {}", error.unwrap_or_default()));
         }
     }
+
+    found.extend(download_totals_unlike_counts(client).await);
 
     let (mut expected, packages, wheels) = render_everything(client).await;
     let ignore: Vec<PathBuf> = ignore.iter().map(PathBuf::from).collect();
@@ -117,6 +120,28 @@ pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, 
         }
     }
     found
+}
+
+/// Packages whose row in piw.download_totals (what the pages read) is not the sum of their
+/// piw.download_counts (see V021), one line each.
+pub async fn download_totals_unlike_counts(client: &Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT format('download totals of %L: %s recent, %s in all; its counts: %s, %s',
+                           coalesce(t.package, c.package), t.recent, t.total, c.recent, c.total)
+               FROM piw.download_totals t
+               FULL JOIN (SELECT package, coalesce(sum(downloads) FILTER (WHERE day > '-infinity'), 0) AS recent,
+                                 sum(downloads) AS total
+                            FROM piw.download_counts GROUP BY package) c ON c.package = t.package
+              WHERE (coalesce(t.recent, 0), coalesce(t.total, 0)) IS DISTINCT FROM (coalesce(c.recent, 0), coalesce(c.total, 0))
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("download totals against counts")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// Assert that the invariant holds, listing every violation.

@@ -136,6 +136,7 @@ pub async fn snapshot_all(client: &Client) -> Vec<String> {
         "dependencies",
         "downloads",
         "download_counts",
+        "download_totals",
         "download_counting",
         "requests",
         "jobs",

@@ -19,7 +19,8 @@ macro_rules! recent_from {
 }
 
 /// The home page's figures. Plain counts of packages, versions and files (one scan each, no
-/// joins); downloads from their counts (piw.download_counts) and the few rows logged since.
+/// joins); downloads from each package's totals (piw.download_totals) and the few rows logged
+/// since the last count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Home {
     /// Packages not skipped.
@@ -37,19 +38,35 @@ pub struct Home {
     pub site_url: String,
 }
 
+/// Whether the totals' recent figures are the last 30 days' (the day's fold is done): until a
+/// count folds the day that left them, the pages sum the per-day counts instead (see V021).
+macro_rules! folded {
+    () => {
+        concat!("(SELECT k.folded_before >= ", recent_from!(), " FROM piw.download_counting k)")
+    };
+}
+
 pub(in crate::pages) const HOME_SQL: &str = concat!(
-    "SELECT (SELECT count(*) FROM piw.packages WHERE skip = ''),
+    "WITH t AS (SELECT coalesce(sum(t.recent), 0) AS recent, coalesce(sum(t.total), 0) AS total
+                  FROM piw.download_totals t),
+          u AS (SELECT coalesce(sum(u.downloads) FILTER (WHERE u.day >= ",
+    recent_from!(),
+    "), 0) AS recent,
+                       coalesce(sum(u.downloads), 0) AS total
+                  FROM piw.uncounted_downloads() u)
+     SELECT (SELECT count(*) FROM piw.packages WHERE skip = ''),
             (SELECT count(*) FROM piw.versions WHERE skip = ''),
             (SELECT count(*) FROM piw.files),
-            coalesce(sum(d.downloads), 0)::bigint,
-            coalesce(sum(d.downloads) FILTER (WHERE d.day >= (SELECT ",
+            (t.total + u.total)::bigint,
+            (CASE WHEN ",
+    folded!(),
+    " THEN t.recent
+                  ELSE (SELECT coalesce(sum(c.downloads), 0) FROM piw.download_counts c WHERE c.day >= ",
     recent_from!(),
-    ")), 0)::bigint, ",
+    ") END + u.recent)::bigint, ",
     utc!("now()"),
     ", (SELECT s.url FROM piw.site s)
-       FROM (SELECT c.day, c.downloads FROM piw.download_counts c
-             UNION ALL
-             SELECT u.day, u.downloads FROM piw.uncounted_downloads() u) AS d"
+       FROM t, u"
 );
 
 pub async fn home(client: &impl GenericClient) -> Result<Home> {
@@ -70,24 +87,31 @@ pub async fn home(client: &impl GenericClient) -> Result<Home> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SearchEntry(pub String, pub i64, pub i64);
 
-/// Downloads counted (piw.download_counts, per package and day: piw.count_downloads() keeps it)
-/// plus those logged since the last count (few: a minute's), a package's when its file is (looked
-/// up file by file through the keys).
+/// Downloads counted (piw.download_totals, one row a package: piw.count_downloads() keeps it) plus
+/// those logged since the last count (few: a minute's), a package's when its file is (looked up
+/// file by file through the keys). Its cost follows the packages, not the downloads.
 pub(in crate::pages) const SEARCH_SQL: &str = concat!(
-    "SELECT p.package, coalesce(d.recent, 0), coalesce(d.total, 0)
-       FROM piw.packages p
-       LEFT JOIN (SELECT x.package,
-                         sum(x.downloads) FILTER (WHERE x.day >= (SELECT ",
+    "SELECT p.package,
+            (CASE WHEN ",
+    folded!(),
+    " THEN coalesce(t.recent, 0)
+                  ELSE (SELECT coalesce(sum(c.downloads), 0) FROM piw.download_counts c
+                         WHERE c.package = p.package AND c.day >= ",
     recent_from!(),
-    "))::bigint AS recent,
-                         sum(x.downloads)::bigint AS total
-                    FROM (SELECT c.package, c.day, c.downloads FROM piw.download_counts c
-                          UNION ALL
-                          SELECT (SELECT b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id
-                                   WHERE f.filename = u.filename),
+    ") END + coalesce(u.recent, 0))::bigint,
+            (coalesce(t.total, 0) + coalesce(u.total, 0))::bigint
+       FROM piw.packages p
+       LEFT JOIN piw.download_totals t ON t.package = p.package
+       LEFT JOIN (SELECT x.package,
+                         sum(x.downloads) FILTER (WHERE x.day >= ",
+    recent_from!(),
+    ") AS recent,
+                         sum(x.downloads) AS total
+                    FROM (SELECT (SELECT b.package FROM piw.files f JOIN piw.builds b ON b.build_id = f.build_id
+                                   WHERE f.filename = u.filename) AS package,
                                  u.day, u.downloads
                             FROM piw.uncounted_downloads() u) AS x
-                   GROUP BY x.package) d ON d.package = p.package
+                   GROUP BY x.package) u ON u.package = p.package
       WHERE p.skip = ''
       ORDER BY p.package COLLATE \"C\""
 );
