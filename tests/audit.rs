@@ -218,7 +218,7 @@ async fn every_role_against_every_routine() {
         ("piw_roles_admin", Some("piw_admin")),
     ];
     // (routine call, who may: nobody, reader, operator, admin)
-    let matrix: [(&str, [bool; 4]); 26] = [
+    let matrix: [(&str, [bool; 4]); 27] = [
         ("SELECT * FROM piw.queue_status()", [false, true, true, true]),
         ("SELECT * FROM piw.listener_status()", [false, true, true, true]),
         ("SELECT * FROM piw.request_jobs('1'::xid8)", [false, true, true, true]),
@@ -232,6 +232,7 @@ async fn every_role_against_every_routine() {
         ("CALL piw.retry_jobs(package => 'foo')", [false, false, true, true]),
         ("CALL piw.cancel_jobs('foo')", [false, false, true, true]),
         ("SELECT * FROM piw.count_downloads('0')", [false, false, true, true]),
+        ("CALL piw.recount_downloads()", [false, false, false, true]),
         ("CALL piw.remove_version('foo', '1.0')", [false, false, false, true]),
         ("CALL piw.remove_package('foo')", [false, false, false, true]),
         ("CALL piw.skip_package('foo')", [false, false, false, true]),

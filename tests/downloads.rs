@@ -232,6 +232,50 @@ async fn days_leaving_the_last_30_are_folded_into_the_total() {
     assert_pages_match_the_log(&client, "folded").await;
 }
 
+/// A count attributes a download to its file's package as the file's row says then: downloads
+/// logged before their file's row arrived stay under '' and the pages do not show them for the
+/// package. A recount takes the whole log again as the rows are now, leaves a shipper's open
+/// transaction to the next count (once), and is audited.
+#[tokio::test]
+async fn a_recount_gives_downloads_to_files_that_arrived_after_them() {
+    let db = TestDb::new().await;
+    let mut client = db.connect().await;
+    let mut shipper = db.connect().await;
+    small_repository(&client).await;
+    add_downloads(&client, &wheel("late", "1.0"), 3).await;
+    count(&client, "0").await;
+    add_wheel(&client, "late", "1.0", "none").await;
+    count(&client, "0").await;
+    assert_ne!(on_the_pages(&client).await, from_the_log(&client).await, "counted under '' before the file's row came");
+
+    let paused = shipper.transaction().await.unwrap();
+    add_downloads(&paused, &wheel("late", "1.0"), 4).await;
+    clear_jobs(&client).await;
+    client.batch_execute("CALL piw.recount_downloads()").await.unwrap();
+    assert_eq!(queued(&client).await, [job("home", "", ""), job("search", "", "")]);
+    assert_pages_match_the_log(&client, "recounted").await;
+    assert_eq!(scalar(&client, "SELECT total FROM piw.download_totals WHERE package = 'late'").await, 3);
+    assert_eq!(scalar(&client, "SELECT count(*) FROM piw.download_counts WHERE package = ''").await, 0);
+    assert_eq!(
+        text(&client, "SELECT changed::text FROM piw.audit WHERE action = 'recount_downloads'").await.as_deref(),
+        Some(r#"{"downloads counted": 8}"#),
+        "the fixture's 5 and late's 3"
+    );
+
+    paused.commit().await.unwrap();
+    assert_pages_match_the_log(&client, "the shipper committed after the recount").await;
+    assert_eq!(count(&client, "0").await, 4, "the open transaction's downloads, counted once");
+    assert_pages_match_the_log(&client, "counted after the recount").await;
+    assert_eq!(counted_total(&client).await, scalar(&client, "SELECT count(*) FROM piw.downloads").await);
+
+    let before = snapshot_all(&client).await;
+    let transaction = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await.unwrap();
+    let error = transaction.batch_execute("CALL piw.recount_downloads()").await.expect_err("refused");
+    assert_eq!(error.code(), Some(&SqlState::INVALID_TRANSACTION_STATE), "{error:?}");
+    drop(transaction);
+    assert_eq!(snapshot_all(&client).await, before);
+}
+
 #[tokio::test]
 async fn counting_under_a_fixed_snapshot_is_refused_and_changes_nothing() {
     let db = TestDb::new().await;

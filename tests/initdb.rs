@@ -130,6 +130,7 @@ async fn every_procedure_is_commented_and_the_set_is_the_contracts() {
             "cancel_jobs",
             "hold_version",
             "rebuild",
+            "recount_downloads",
             "release_version",
             "remove_package",
             "remove_version",
