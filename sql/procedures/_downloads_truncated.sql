@@ -9,10 +9,9 @@ BEGIN
     -- TRUNCATE holds the log's exclusive lock: no count runs meanwhile.
     PERFORM 1 FROM piw.download_counting FOR UPDATE;
     DELETE FROM piw.download_counts;
-    DELETE FROM piw.download_totals;
     PERFORM piw._enqueue(ARRAY[ROW('home', '', '')::piw.job_target, ROW('search', '', '')::piw.job_target]);
     RETURN NULL;
 END
 $$;
 
-COMMENT ON FUNCTION piw._downloads_truncated() IS 'trigger: empty piw.download_counts and piw.download_totals with the log; queue home and search';
+COMMENT ON FUNCTION piw._downloads_truncated() IS 'trigger: empty piw.download_counts with the log; queue home and search';

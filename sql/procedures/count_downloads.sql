@@ -25,6 +25,9 @@ BEGIN
     END IF;
     -- One count at a time; deletions of counted downloads wait for it, and it for them.
     SELECT * INTO STRICT v_counting FROM piw.download_counting FOR UPDATE;
+    -- A count that waited for the lock past midnight (UTC) while another folded the day counts
+    -- with that one's window: a day it folded must not come back as a day of its own.
+    v_window := greatest(v_window, v_counting.folded_before);
     IF v_counting.counted_at > now() - v_every THEN
         RETURN QUERY SELECT 0::bigint, v_counting.counted_at + v_every - now();
         RETURN;
@@ -46,32 +49,20 @@ BEGIN
            piw._add_download_counts(coalesce(array_agg(l.tally), '{}'), v_window)
       INTO v_counted, v_changed
       FROM logged l;
-    -- Days that left the 30 shown apart join the days before them, once a day; the totals'
-    -- recent figures lose them (see V021).
+    -- Days that left the 30 shown apart join the days before them, once a day.
     IF v_counting.folded_before < v_window THEN
         WITH gone AS (
             DELETE FROM piw.download_counts c
              WHERE c.day < v_window AND c.day > '-infinity'
             RETURNING c.package, c.downloads
-        ), per_package AS (
-            SELECT g.package, sum(g.downloads)::bigint AS downloads
-              FROM gone g
-             GROUP BY g.package
-        ), folded AS (
-            INSERT INTO piw.download_counts AS c (package, day, downloads)
-            SELECT p.package, '-infinity', p.downloads
-              FROM per_package p
-             ORDER BY p.package
-                ON CONFLICT (package, day) DO UPDATE SET downloads = c.downloads + excluded.downloads
-            RETURNING 1
-        ), recent AS (
-            UPDATE piw.download_totals s
-               SET recent = s.recent - p.downloads
-              FROM per_package p
-             WHERE s.package = p.package
-            RETURNING 1
         )
-        SELECT count(*) INTO v_folded FROM folded;
+        INSERT INTO piw.download_counts AS c (package, day, downloads)
+        SELECT g.package, '-infinity', sum(g.downloads)::bigint
+          FROM gone g
+         GROUP BY g.package
+         ORDER BY g.package
+            ON CONFLICT (package, day) DO UPDATE SET downloads = c.downloads + excluded.downloads;
+        GET DIAGNOSTICS v_folded = ROW_COUNT;
     END IF;
     -- Versions and wheels added to listed packages queue their pages alone (see
     -- piw._package_page_targets): the home page's figures of them follow here.
@@ -95,4 +86,4 @@ END
 $$;
 
 COMMENT ON FUNCTION piw.count_downloads(interval) IS
-'Add the downloads logged by transactions finished since the last count to piw.download_counts (per package and UTC day) and piw.download_totals (per package) and, if any were added or a day left the last 30, queue the home page and the search index; else queue the home page if its counts of versions and files changed since the last count (new versions and wheels of listed packages do not queue it themselves). Does nothing if the last count was less than at_most_every ago. Returns how many downloads it counted and the time until the next count is due. Listeners call it (see piw-listener --count-downloads-every); logging a download queues nothing itself. READ COMMITTED only. Example: SELECT * FROM piw.count_downloads(''0'');';
+'Add the downloads logged by transactions finished since the last count to piw.download_counts (per package and UTC day; piw.download_totals follows) and, if any were added or a day left the last 30, queue the home page and the search index; else queue the home page if its counts of versions and files changed since the last count (new versions and wheels of listed packages do not queue it themselves). Does nothing if the last count was less than at_most_every ago. Returns how many downloads it counted and the time until the next count is due. Listeners call it (see piw-listener --count-downloads-every); logging a download queues nothing itself. READ COMMITTED only. Example: SELECT * FROM piw.count_downloads(''0'');';

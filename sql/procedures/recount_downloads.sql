@@ -9,7 +9,6 @@ DECLARE
     v_now     pg_snapshot;
     v_window  date := (now() AT TIME ZONE 'UTC')::date - 29;
     v_counted bigint;
-    v_changed bigint;
 BEGIN
     -- As piw.count_downloads: under a snapshot taken earlier, downloads deleted meanwhile would
     -- be counted again.
@@ -19,23 +18,29 @@ BEGIN
               USING ERRCODE = 'invalid_transaction_state';
     END IF;
     -- Counts and deletions of counted downloads wait for the recount, and it for them.
-    PERFORM 1 FROM piw.download_counting FOR UPDATE;
+    SELECT greatest(v_window, c.folded_before) INTO STRICT v_window FROM piw.download_counting c FOR UPDATE;
     v_audit := piw._audit_begin('recount_downloads', NULL);
     -- Every download of a transaction visible in this snapshot is counted here; those still
     -- running are not visible in it, so the next count takes them, as after any count.
     v_now := pg_current_snapshot();
-    DELETE FROM piw.download_counts;
+    -- The totals first: the counts' trigger then has none left to subtract from, and adds the
+    -- new counts to none. DELETE, not TRUNCATE: a page rendered meanwhile under an earlier
+    -- snapshot still reads the old counts, not an empty table. One statement, no array: the
+    -- log may hold billions of rows.
     DELETE FROM piw.download_totals;
-    WITH logged AS (
-        SELECT ROW(d.filename, (d.accessed_at AT TIME ZONE 'UTC')::date, count(*))::piw.download_tally AS tally
-          FROM piw.downloads d
-         WHERE pg_visible_in_snapshot(d.logged_xid::text::xid8, v_now)
-         GROUP BY d.filename, (d.accessed_at AT TIME ZONE 'UTC')::date
-    )
-    SELECT coalesce(sum((l.tally).downloads), 0)::bigint,
-           piw._add_download_counts(coalesce(array_agg(l.tally), '{}'), v_window)
-      INTO v_counted, v_changed
-      FROM logged l;
+    DELETE FROM piw.download_counts;
+    INSERT INTO piw.download_counts (package, day, downloads)
+    SELECT coalesce(b.package, ''),
+           CASE WHEN (d.accessed_at AT TIME ZONE 'UTC')::date < v_window THEN '-infinity'::date
+                ELSE (d.accessed_at AT TIME ZONE 'UTC')::date END,
+           count(*)
+      FROM piw.downloads d
+      LEFT JOIN piw.files f ON f.filename = d.filename
+      LEFT JOIN piw.builds b ON b.build_id = f.build_id
+     WHERE pg_visible_in_snapshot(d.logged_xid::text::xid8, v_now)
+     GROUP BY 1, 2
+     ORDER BY 1, 2;
+    SELECT coalesce(sum(t.total), 0)::bigint INTO v_counted FROM piw.download_totals t;
     UPDATE piw.download_counting
        SET counted = v_now, counted_at = now(), folded_before = v_window;
     PERFORM piw._enqueue(ARRAY[ROW('home', '', '')::piw.job_target, ROW('search', '', '')::piw.job_target]);

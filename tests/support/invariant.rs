@@ -8,7 +8,8 @@
 //!   says: under `simple/` when published, under `.withheld/` when withheld (held or skipped);
 //! - no wheel (or wheel's metadata file) remains whose file row is gone, and none is served
 //!   whose row withholds it;
-//! - each package's download totals (what the pages read) are the sums of its download counts;
+//! - each package's download totals (what the pages read) are the sums of its download counts,
+//!   and no day the last fold folded is counted apart;
 //! - no temporary file (`.NAME.piw-tmp`) or retired one (`.NAME.piw-del`) remains, and nothing
 //!   else is there.
 #![allow(dead_code)]
@@ -59,7 +60,7 @@ pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, 
         }
     }
 
-    found.extend(download_totals_unlike_counts(client).await);
+    found.extend(download_count_violations(client).await);
 
     let (mut expected, packages, wheels) = render_everything(client).await;
     let ignore: Vec<PathBuf> = ignore.iter().map(PathBuf::from).collect();
@@ -122,9 +123,10 @@ pub async fn violations_ignoring(client: &Client, root: &Path, placed: &Placed, 
     found
 }
 
-/// Packages whose row in piw.download_totals (what the pages read) is not the sum of their
-/// piw.download_counts (see V021), one line each.
-pub async fn download_totals_unlike_counts(client: &Client) -> Vec<String> {
+/// What breaks the download counts' own rules (see V020, V021), one line each: a package's row in
+/// piw.download_totals (what the pages read) that is not the sum of its piw.download_counts, or
+/// a count of a day the last fold folded that is not folded.
+pub async fn download_count_violations(client: &Client) -> Vec<String> {
     client
         .query(
             "SELECT format('download totals of %L: %s recent, %s in all; its counts: %s, %s',
@@ -134,11 +136,15 @@ pub async fn download_totals_unlike_counts(client: &Client) -> Vec<String> {
                                  sum(downloads) AS total
                             FROM piw.download_counts GROUP BY package) c ON c.package = t.package
               WHERE (coalesce(t.recent, 0), coalesce(t.total, 0)) IS DISTINCT FROM (coalesce(c.recent, 0), coalesce(c.total, 0))
+             UNION ALL
+             SELECT format('download count of %L on %s, before the days kept apart (from %s)', c.package, c.day, k.folded_before)
+               FROM piw.download_counts c, piw.download_counting k
+              WHERE c.day > '-infinity' AND c.day < k.folded_before
               ORDER BY 1",
             &[],
         )
         .await
-        .expect("download totals against counts")
+        .expect("download counts against their rules")
         .iter()
         .map(|r| r.get(0))
         .collect()
