@@ -172,6 +172,7 @@ pub fn write_stdin(stdin: &mut ChildStdin, text: &str) {
 
 pub mod bulk;
 pub mod daemon;
+pub mod downloads;
 pub mod drain;
 pub mod invariant;
 pub mod nginx;
