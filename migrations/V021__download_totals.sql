@@ -17,6 +17,10 @@
 -- action. Its body is here, not in sql/procedures/ (applied after the migrations, in another
 -- transaction): a stub until then would let counts change without their totals.
 
+-- Before any snapshot is taken (under a default isolation level above READ COMMITTED the first
+-- statement would take the migration's): the counts are written by nobody else until it commits.
+LOCK TABLE piw.download_counts IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE piw.download_totals (
     package text   PRIMARY KEY,
     recent  bigint NOT NULL,
@@ -31,9 +35,11 @@ CREATE FUNCTION piw._download_counts_changed() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    -- In package order, so that two transactions changing the same packages' counts never wait
-    -- for each other in a circle (the counts themselves are written in key order). Each branch
-    -- reads only the transition tables its statement has.
+    -- Each branch reads only the transition tables its statement has. An upsert of the counts
+    -- fires two of these (its inserts', its updates'), each in package order but not one order
+    -- together: writers that may run at once (piw._add_download_counts, under the counting
+    -- row's share lock) lock their packages' totals in package order first. The others (the
+    -- fold, a recount, a TRUNCATE) hold the counting row alone.
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM piw.download_totals;
     ELSIF TG_OP = 'INSERT' THEN
@@ -49,8 +55,7 @@ BEGIN
           FROM (SELECT o.package, coalesce(sum(o.downloads) FILTER (WHERE o.day > '-infinity'), 0) AS recent,
                        sum(o.downloads) AS total
                   FROM old_rows o
-                 GROUP BY o.package
-                 ORDER BY o.package) o
+                 GROUP BY o.package) o
          WHERE s.package = o.package;
     ELSE
         INSERT INTO piw.download_totals AS s (package, recent, total)
@@ -84,9 +89,9 @@ ALTER TABLE piw.download_counts ENABLE ALWAYS TRIGGER _900_totals_update;
 ALTER TABLE piw.download_counts ENABLE ALWAYS TRIGGER _900_totals_delete;
 ALTER TABLE piw.download_counts ENABLE ALWAYS TRIGGER _900_totals_truncate;
 
--- The totals of the counts as they stand. The triggers' creation above locked the counts
--- against writes until this migration commits, and waited for every transaction that had
--- written them to end: nothing is written meanwhile, and what is written after fires them.
+-- The totals of the counts as they stand. The lock taken first holds the counts against writes
+-- until this migration commits, and waited for every transaction that had written them to end:
+-- nothing is written meanwhile, and what is written after fires the triggers.
 INSERT INTO piw.download_totals (package, recent, total)
 SELECT c.package,
        coalesce(sum(c.downloads) FILTER (WHERE c.day > '-infinity'), 0)::bigint,

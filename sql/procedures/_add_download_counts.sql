@@ -10,6 +10,15 @@ AS $$
 DECLARE
     v_rows bigint;
 BEGIN
+    -- The packages' totals first, created if missing and locked, in package order: the counts'
+    -- triggers then update them in two passes (see V021) without waiting on anyone.
+    INSERT INTO piw.download_totals AS s (package, recent, total)
+    SELECT DISTINCT coalesce(b.package, ''), 0, 0
+      FROM unnest(_add_download_counts.tallies) AS t
+      LEFT JOIN piw.files f ON f.filename = t.filename
+      LEFT JOIN piw.builds b ON b.build_id = f.build_id
+     ORDER BY 1
+        ON CONFLICT (package) DO UPDATE SET total = s.total WHERE false;
     -- A download is its file's package's, as the file's row says now (a file piw does not know
     -- counts under ''). Days before folded_before are counted together, as '-infinity'. In key
     -- order, so that two transactions adding to the same counts never wait for each other in a

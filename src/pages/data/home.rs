@@ -38,11 +38,12 @@ pub struct Home {
     pub site_url: String,
 }
 
-/// Whether the totals' recent figures are the last 30 days' (the day's fold is done): until a
-/// count folds the day that left them, the pages sum the per-day counts instead (see V021).
+/// Whether the totals' recent figures are the last 30 days' (the day's fold is done, and not
+/// tomorrow's, for a page whose transaction began before midnight): otherwise the pages sum the
+/// per-day counts instead (see V021).
 macro_rules! folded {
     () => {
-        concat!("(SELECT k.folded_before >= ", recent_from!(), " FROM piw.download_counting k)")
+        concat!("(SELECT k.folded_before = ", recent_from!(), " FROM piw.download_counting k)")
     };
 }
 
