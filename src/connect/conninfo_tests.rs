@@ -257,7 +257,7 @@ proptest! {
         let keys: Vec<String> = (0..values.len()).map(|i| format!("k{i}")).collect();
         let dsn: Vec<String> = keys.iter().zip(&values).map(|(k, v)| format!("{k} = {}", quote(v))).collect();
         let expected: Vec<(String, String)> = keys.into_iter().zip(values).collect();
-        prop_assert_eq!(parse(&dsn.join(" ")).unwrap(), expected);
+        prop_assert_eq!(parse(&dsn.join(" ")).map_err(|e| e.to_string()), Ok(expected));
     }
 
     #[test]
@@ -273,7 +273,7 @@ proptest! {
             ("dbname".to_owned(), dbname),
             ("application_name".to_owned(), app),
         ];
-        prop_assert_eq!(parse(&uri).unwrap(), expected);
+        prop_assert_eq!(parse(&uri).map_err(|e| e.to_string()), Ok(expected));
     }
 
     #[test]

@@ -10,17 +10,17 @@ fn query<'a>(host: &'a str, port: &'a str, dbname: &'a str, user: &'a str) -> Pa
 }
 
 fn passfile(contents: &[u8], mode: u32) -> (TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join(".pgpass");
-    fs::write(&path, contents).unwrap();
-    fs::set_permissions(&path, Permissions::from_mode(mode)).unwrap();
+    fs::write(&path, contents).expect("write the password file");
+    fs::set_permissions(&path, Permissions::from_mode(mode)).expect("set the password file's mode");
     (dir, path)
 }
 
 /// The password `contents` gives for `q`, from a properly private file.
 fn find(contents: &str, q: PassfileQuery<'_>) -> Option<String> {
     let (_dir, path) = passfile(contents.as_bytes(), 0o600);
-    lookup(&path, &q).unwrap()
+    lookup(&path, &q).unwrap_or_else(|e| panic!("lookup in a private file: {e}"))
 }
 
 fn some(password: &str) -> Option<String> {
@@ -140,20 +140,20 @@ fn group_or_world_access_is_an_error() {
 fn owner_only_access_is_fine() {
     for mode in [0o600, 0o400, 0o700] {
         let (_dir, path) = passfile(b"*:*:*:*:pw\n", mode);
-        assert_eq!(lookup(&path, &query("h", "1", "d", "u")).unwrap(), some("pw"), "mode {mode:o}");
+        assert_eq!(lookup(&path, &query("h", "1", "d", "u")).map_err(|e| e.to_string()), Ok(some("pw")), "mode {mode:o}");
     }
 }
 
 #[test]
 fn missing_file_is_none() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     assert!(matches!(lookup(&dir.path().join("absent"), &query("h", "1", "d", "u")), Ok(None)));
 }
 
 #[test]
 fn directory_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::set_permissions(dir.path(), Permissions::from_mode(0o700)).unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    fs::set_permissions(dir.path(), Permissions::from_mode(0o700)).expect("set the directory's mode");
     let err = lookup(dir.path(), &query("h", "1", "d", "u")).unwrap_err();
     assert!(matches!(err, PassfileError::NotPlainFile { .. }), "{err:?}");
     assert!(err.to_string().ends_with("is not a plain file"), "{err}");
@@ -161,9 +161,9 @@ fn directory_is_an_error() {
 
 #[test]
 fn fifo_is_an_error_without_blocking() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("fifo");
-    let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
+    let c_path = CString::new(path.as_os_str().as_bytes()).expect("a path without NUL");
     // SAFETY: mkfifo with a NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
     assert!(matches!(lookup(&path, &query("h", "1", "d", "u")), Err(PassfileError::NotPlainFile { .. })));
@@ -173,8 +173,8 @@ fn fifo_is_an_error_without_blocking() {
 fn symlink_to_a_private_file_is_followed() {
     let (dir, target) = passfile(b"*:*:*:*:pw\n", 0o600);
     let link = dir.path().join("link");
-    std::os::unix::fs::symlink(&target, &link).unwrap();
-    assert_eq!(lookup(&link, &query("h", "1", "d", "u")).unwrap(), some("pw"));
+    std::os::unix::fs::symlink(&target, &link).expect("make the symbolic link");
+    assert_eq!(lookup(&link, &query("h", "1", "d", "u")).map_err(|e| e.to_string()), Ok(some("pw")));
 }
 
 #[test]
@@ -196,5 +196,5 @@ fn non_utf8_password_is_an_error() {
 #[test]
 fn non_utf8_in_lines_that_do_not_match_is_fine() {
     let (_dir, path) = passfile(b"\xff:1:d:u:x\nh:1:d:u:pw\n", 0o600);
-    assert_eq!(lookup(&path, &query("h", "1", "d", "u")).unwrap(), some("pw"));
+    assert_eq!(lookup(&path, &query("h", "1", "d", "u")).map_err(|e| e.to_string()), Ok(some("pw")));
 }
