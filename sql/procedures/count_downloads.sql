@@ -16,13 +16,7 @@ DECLARE
     v_files     bigint;
     v_every     interval := greatest(coalesce(count_downloads.at_most_every, '1 minute'), '0');
 BEGIN
-    -- Each statement below must see what committed before it: under a snapshot taken earlier,
-    -- downloads deleted (and, if counted, subtracted) meanwhile would be counted again.
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'piw.count_downloads() counts in READ COMMITTED transactions only, not %',
-                        upper(current_setting('transaction_isolation'))
-              USING ERRCODE = 'invalid_transaction_state';
-    END IF;
+    PERFORM piw._counts_in_read_committed('piw.count_downloads()');
     -- One count at a time; deletions of counted downloads wait for it, and it for them.
     SELECT * INTO STRICT v_counting FROM piw.download_counting FOR UPDATE;
     -- A count that waited for the lock past midnight (UTC) while another folded the day counts

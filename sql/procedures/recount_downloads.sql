@@ -10,13 +10,7 @@ DECLARE
     v_window  date := (now() AT TIME ZONE 'UTC')::date - 29;
     v_counted bigint;
 BEGIN
-    -- As piw.count_downloads: under a snapshot taken earlier, downloads deleted meanwhile would
-    -- be counted again.
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'piw.recount_downloads() counts in READ COMMITTED transactions only, not %',
-                        upper(current_setting('transaction_isolation'))
-              USING ERRCODE = 'invalid_transaction_state';
-    END IF;
+    PERFORM piw._counts_in_read_committed('piw.recount_downloads()');
     -- Counts and deletions of counted downloads wait for the recount, and it for them.
     SELECT greatest(v_window, c.folded_before) INTO STRICT v_window FROM piw.download_counting c FOR UPDATE;
     v_audit := piw._audit_begin('recount_downloads', NULL);
